@@ -1,0 +1,140 @@
+"""The ``auditwatch`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from auditwatch.errors import ConfigError
+
+
+def _load(config: str | None):  # type: ignore[no-untyped-def]
+    from auditwatch.config import load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="auditwatch")
+def main() -> None:
+    """auditwatch: watch audit logs, tell agents from people, stop destruction."""
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), help="YAML configuration.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="table", show_default=True,
+              help="How alerts are printed.")
+@click.option("--events", is_flag=True, help="Print every normalised event (JSON lines) instead of alerts.")
+@click.option("--input-format", default="auto", show_default=True,
+              help="Source format: auto, cloudtrail, postgres-jsonlog, postgres-csvlog, postgres-stderr.")
+@click.option("--environment", default="", help="Declare the environment of every event in these files.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+def replay(config: str | None, fmt: str, events: bool, input_format: str, environment: str,
+           files: tuple[str, ...]) -> None:
+    """Read FILES to the end and print alerts (or events). '-' reads stdin."""
+    from auditwatch.responders.console import jsonl, table_header, table_row
+    from auditwatch.streams.embedded import Pipeline
+    from auditwatch.streams.reader import read_path, read_stream
+    from auditwatch.streams.sources.detect import canonical
+
+    cfg = _load(config)
+    try:
+        canonical(input_format)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--input-format") from None
+    out = sys.stdout
+    header = [fmt == "table" and not events]
+
+    def on_alert(_a: Any, ad: dict[str, Any]) -> None:
+        if events:
+            return
+        if fmt == "jsonl":
+            out.write(jsonl(ad) + "\n")
+        else:
+            if header[0]:
+                out.write(table_header() + "\n")
+                header[0] = False
+            out.write(table_row(ad) + "\n")
+        out.flush()
+
+    pipe = Pipeline(cfg, on_alert=on_alert)
+    try:
+        for f in files:
+            items = (read_stream(sys.stdin.buffer, "stdin", input_format, environment) if f == "-"
+                     else read_path(f, input_format, environment))
+            for it in items:
+                pipe.process(it)
+                if events and not hasattr(it, "reason"):
+                    out.write(orjson.dumps(it.to_dict()).decode() + "\n")  # type: ignore[union-attr]
+        pipe.drain(30.0)
+    finally:
+        pipe.close()
+    summary = (f"auditwatch: {pipe.events} events, {pipe.dead.count} dead letters, "
+               f"{len(pipe.alerts)} alerts, {len(pipe.revocations)} revocations")
+    if pipe.dead.count:
+        where = cfg.dead_letter or "(none: set dead_letter in the config to keep them)"
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(pipe.dead.reasons.items()))
+        summary += f"\nauditwatch: dead letters kept in {where} ({reasons})"
+    click.echo(summary, err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the story.")
+def demo(as_json: bool) -> None:
+    """Replay the bundled incident scenario, with a local webhook receiver. No set-up."""
+    from auditwatch.demo.run import render, run_demo
+
+    r = run_demo()
+    if as_json:
+        click.echo(orjson.dumps(r).decode())
+    else:
+        click.echo(render(r))
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
+def run(config: str) -> None:
+    """Follow the configured sources and serve POST /ingest and /healthz until stopped."""
+    from auditwatch.streams.serve import serve
+
+    cfg = _load(config)
+    serve(cfg)
+
+
+@main.command()
+@click.option("--dialect", type=click.Choice(["postgres", "mysql"]), default="postgres", show_default=True)
+@click.argument("sql", nargs=-1)
+def sql(dialect: str, sql: tuple[str, ...]) -> None:
+    """Show what auditwatch makes of SQL (arguments, or stdin): one JSON object per statement."""
+    from auditwatch.detectors.sql.classify import classify
+
+    text = " ".join(sql) if sql else sys.stdin.read()
+    for v in classify(text, dialect):
+        click.echo(orjson.dumps(v.to_dict()).decode())
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print numbers."""
+
+
+@bench.command("pipeline")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--events", "n_events", default=100_000, show_default=True, help="Events to push through.")
+def bench_pipeline(as_json: bool, n_events: int) -> None:
+    """Embedded pipeline: events/s and ingest->alert latency on a mixed corpus."""
+    from auditwatch.bench.pipeline import render, run_bench
+
+    r = run_bench(n_events)
+    click.echo(orjson.dumps(r).decode() if as_json else render(r))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

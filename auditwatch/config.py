@@ -1,0 +1,158 @@
+"""Configuration: one YAML file, validated at start, errors that name the key.
+
+Secrets never live in the YAML in clear: a secret is given as ``*_env`` (the
+name of an environment variable) or ``*_file`` (a path), and resolved here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from auditwatch.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Strict):
+    path: str
+    format: str = "auto"
+    environment: str = ""  # every event of this source is in this environment
+    name: str = ""
+
+
+class EnvironmentsConfig(_Strict):
+    protected: list[str] = Field(default_factory=lambda: ["prod", "production"])
+    # environment -> regexes searched (case-insensitive) in resource, database and account names
+    patterns: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "prod": [r"(^|[^a-z0-9])prod(uction)?([^a-z0-9]|$)", r"(^|[^a-z0-9])prd([^a-z0-9]|$)"],
+            "staging": [r"(^|[^a-z0-9])stag(e|ing)([^a-z0-9]|$)"],
+            "dev": [r"(^|[^a-z0-9])dev(elopment)?([^a-z0-9]|$)", r"(^|[^a-z0-9])test([^a-z0-9]|$)"],
+        }
+    )
+    accounts: dict[str, str] = Field(default_factory=dict)  # AWS account id -> environment
+    databases: dict[str, str] = Field(default_factory=dict)  # database name -> environment
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for env, pats in v.items():
+            for p in pats:
+                try:
+                    re.compile(p)
+                except re.error as e:
+                    raise ValueError(f"environments.patterns.{env}: bad regex {p!r}: {e}") from None
+        return v
+
+
+class WebhookConfig(_Strict):
+    url: str
+    secret_env: str = ""  # env var holding the Standard Webhooks secret ("whsec_...")
+    secret_file: str = ""
+    timeout_seconds: float = 5.0
+    max_attempts: int = 8
+    backoff_initial_seconds: float = 0.2
+    backoff_max_seconds: float = 30.0
+
+    def secret(self) -> str:
+        return resolve_secret("responders.webhook", self.secret_env, self.secret_file)
+
+
+class RespondersConfig(_Strict):
+    dry_run: bool = False
+    webhook: WebhookConfig | None = None
+    # identity kinds that may be revoked automatically; humans are paged instead
+    auto_revoke_kinds: list[Literal["agent", "service", "unknown", "human"]] = Field(
+        default_factory=lambda: ["agent"])
+
+
+class DetectorOverride(_Strict):
+    enabled: bool = True
+    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+
+
+class DetectorsConfig(_Strict):
+    destroy_pair_window_seconds: float = 600.0
+    incident_window_seconds: float = 1800.0
+    overrides: dict[str, DetectorOverride] = Field(default_factory=dict)
+
+
+class Config(_Strict):
+    registry: str = ""  # path to the identity registry YAML ("" = none)
+    identities: list[dict[str, Any]] = Field(default_factory=list)  # inline registry entries
+    environments: EnvironmentsConfig = Field(default_factory=EnvironmentsConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
+    responders: RespondersConfig = Field(default_factory=RespondersConfig)
+    store: str = "auditwatch.db"  # SQLite path; ":memory:" for none
+    dead_letter: str = "auditwatch-deadletter.jsonl"
+    listen: str = "127.0.0.1:8765"  # HTTP ingest, health
+    base_dir: str = ""  # where relative paths resolve (the config file's folder)
+
+    def path(self, p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() or not self.base_dir else Path(self.base_dir) / q
+
+
+def resolve_secret(key: str, env: str, file: str) -> str:
+    if env:
+        v = os.environ.get(env)
+        if not v:
+            raise ConfigError(f"{key}.secret_env: environment variable {env} is not set")
+        return v
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as e:
+            raise ConfigError(f"{key}.secret_file: {e}") from None
+    raise ConfigError(f"{key}: no secret given (set secret_env or secret_file)")
+
+
+def _format_validation(e: ValidationError, where: str) -> str:
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        parts.append(f"{where}: {loc}: {err['msg']}")
+    return "\n".join(parts)
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return Config(store=":memory:", dead_letter="")
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except OSError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    for secretish in ("secret", "token", "password", "routing_key"):
+        _refuse_clear_secret(data, secretish, str(p))
+    data.setdefault("base_dir", str(p.parent.resolve()))
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, str(p))) from None
+
+
+def _refuse_clear_secret(node: Any, word: str, where: str, trail: str = "") -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{trail}.{k}" if trail else str(k)
+            if isinstance(k, str) and k == word and isinstance(v, str):
+                raise ConfigError(
+                    f"{where}: {key}: secrets are not accepted in clear; use {k}_env or {k}_file")
+            _refuse_clear_secret(v, word, where, key)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _refuse_clear_secret(v, word, where, f"{trail}[{i}]")

@@ -1,0 +1,64 @@
+"""Alerts on the same identity within a window become one incident.
+
+An incident is what a person acts on and what a revocation is tied to: the
+revocation key is the incident id, so a receiver never sees the same
+revocation twice as new, however many alerts join the incident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+from auditwatch.model import SEVERITY_RANK, Alert, Identity, Severity
+
+Status = Literal["open", "acknowledged", "resolved", "dismissed"]
+
+
+@dataclass(slots=True)
+class Incident:
+    incident_id: str
+    identity: Identity
+    opened: float  # event time of the first alert
+    updated: float
+    severity: Severity
+    status: Status = "open"
+    alerts: list[Alert] = field(default_factory=list)
+    revoked: bool = False  # a revocation was requested for this incident
+    paged: bool = False
+
+    def rule_ids(self) -> list[str]:
+        return sorted({a.rule_id for a in self.alerts})
+
+
+class IncidentGrouper:
+    def __init__(self, window_seconds: float = 1800.0) -> None:
+        self.window = window_seconds
+        self._open: dict[str, Incident] = {}
+
+    def add(self, alert: Alert) -> tuple[Incident, bool]:
+        """Attach an alert to its identity's open incident (or a new one)."""
+        ident = alert.identity.id
+        inc = self._open.get(ident)
+        created = False
+        if inc is None or inc.status in ("resolved", "dismissed") or alert.time - inc.updated > self.window:
+            iid = "inc-" + hashlib.blake2b(f"{ident}\x1f{alert.time:.3f}\x1f{alert.rule_id}".encode(),
+                                           digest_size=8).hexdigest()
+            inc = Incident(incident_id=iid, identity=alert.identity, opened=alert.time,
+                           updated=alert.time, severity=alert.severity)
+            self._open[ident] = inc
+            created = True
+        inc.alerts.append(alert)
+        inc.updated = max(inc.updated, alert.time)
+        if SEVERITY_RANK[alert.severity] > SEVERITY_RANK[inc.severity]:
+            inc.severity = alert.severity
+        alert.incident_id = inc.incident_id
+        alert.alert_id = f"{inc.incident_id}-{len(inc.alerts)}"
+        return inc, created
+
+    def get(self, incident_id: str) -> Incident | None:
+        for inc in self._open.values():
+            if inc.incident_id == incident_id:
+                return inc
+        return None

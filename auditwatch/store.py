@@ -1,0 +1,185 @@
+"""The local store (SQLite): alerts, incidents, the response outbox and every
+delivery attempt.
+
+WAL mode so the pipeline thread writes while the delivery thread reads; one
+connection per thread. ``:memory:`` becomes a named shared-cache database so
+threads still see one store.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    incident_id TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL,
+    identity_kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    opened REAL NOT NULL,
+    updated REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    identity_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,   -- webhook-id: one per incident and responder
+    incident_id TEXT NOT NULL,
+    responder TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    status TEXT NOT NULL,                   -- pending | delivered | dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    created REAL NOT NULL,
+    created_mono REAL NOT NULL DEFAULT 0,
+    delivered_at REAL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt);
+CREATE TABLE IF NOT EXISTS attempts (
+    outbox_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        p = str(path)
+        if p == ":memory:":
+            self.uri = f"file:auditwatch-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+            self.uri = Path(p).resolve().as_uri()
+        self.path = p
+        self._local = threading.local()
+        self._keepalive = self.conn()  # keeps a shared-cache memory db alive
+        self._keepalive.executescript(SCHEMA)
+
+    def conn(self) -> sqlite3.Connection:
+        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.uri, uri=True, timeout=30, isolation_level=None,
+                                check_same_thread=False)
+            if self.path != ":memory:":
+                c.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL: a commit survives a process crash; only an OS crash may lose the last ones
+                c.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = c
+        return c
+
+    # -- incidents and alerts ---------------------------------------------
+    def save_incident(self, inc: dict[str, Any]) -> None:
+        self.conn().execute(
+            "INSERT INTO incidents(incident_id, identity_id, identity_kind, severity, status, opened,"
+            " updated, revoked, body) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(incident_id) DO UPDATE SET"
+            " severity=excluded.severity, status=excluded.status, updated=excluded.updated,"
+            " revoked=excluded.revoked, body=excluded.body",
+            (inc["incident_id"], inc["identity"]["id"], inc["identity"]["kind"], inc["severity"],
+             inc["status"], inc["opened_ts"], inc["updated_ts"], int(inc["revoked"]), orjson.dumps(inc)),
+        )
+
+    def save_alert(self, a: dict[str, Any], t: float) -> None:
+        self.conn().execute(
+            "INSERT OR REPLACE INTO alerts(alert_id, incident_id, rule_id, severity, identity_id, time, body)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (a["alert_id"], a["incident_id"], a["rule_id"], a["severity"], a["identity"]["id"], t,
+             orjson.dumps(a)),
+        )
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self.conn().execute("SELECT body FROM alerts ORDER BY time, alert_id")]
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r[0]) for r in self.conn().execute("SELECT body FROM incidents ORDER BY opened")]
+
+    # -- outbox -----------------------------------------------------------
+    def enqueue(self, key: str, incident_id: str, responder: str, endpoint: str, payload: bytes,
+                now: float, mono: float) -> bool:
+        """Queue a response once per idempotency key; False if it was already queued."""
+        cur = self.conn().execute(
+            "INSERT OR IGNORE INTO outbox(idempotency_key, incident_id, responder, endpoint, payload,"
+            " status, next_attempt, created, created_mono) VALUES (?,?,?,?,?, 'pending', ?, ?, ?)",
+            (key, incident_id, responder, endpoint, payload, now, now, mono),
+        )
+        return cur.rowcount == 1
+
+    def due(self, responder: str, now: float, limit: int = 32) -> list[sqlite3.Row]:
+        c = self.conn()
+        c.row_factory = sqlite3.Row
+        rows = c.execute(
+            "SELECT * FROM outbox WHERE responder=? AND status='pending' AND next_attempt<=?"
+            " ORDER BY next_attempt, id LIMIT ?", (responder, now, limit)).fetchall()
+        c.row_factory = None
+        return rows
+
+    def next_due(self, responder: str) -> float | None:
+        r = self.conn().execute("SELECT MIN(next_attempt) FROM outbox WHERE responder=? AND status='pending'",
+                                (responder,)).fetchone()
+        return r[0] if r and r[0] is not None else None
+
+    def record_attempt(self, row_id: int, attempt: int, at: float, status_code: int | None, error: str | None,
+                       duration_ms: float, *, delivered: bool, dead: bool, next_attempt: float) -> None:
+        c = self.conn()
+        c.execute("BEGIN")
+        c.execute("INSERT INTO attempts(outbox_id, attempt, at, status_code, error, duration_ms) VALUES (?,?,?,?,?,?)",
+                  (row_id, attempt, at, status_code, error, duration_ms))
+        status = "delivered" if delivered else ("dead" if dead else "pending")
+        c.execute("UPDATE outbox SET attempts=?, status=?, next_attempt=?, delivered_at=?, last_error=? WHERE id=?",
+                  (attempt, status, next_attempt, at if delivered else None, error, row_id))
+        c.execute("COMMIT")
+
+    def outbox(self) -> list[dict[str, Any]]:
+        c = self.conn()
+        c.row_factory = sqlite3.Row
+        rows = [dict(r) for r in c.execute("SELECT * FROM outbox ORDER BY id")]
+        c.row_factory = None
+        for r in rows:
+            r["payload"] = orjson.loads(r["payload"])
+        return rows
+
+    def attempts(self, outbox_id: int) -> list[dict[str, Any]]:
+        c = self.conn()
+        c.row_factory = sqlite3.Row
+        rows = [dict(r) for r in c.execute("SELECT * FROM attempts WHERE outbox_id=? ORDER BY attempt", (outbox_id,))]
+        c.row_factory = None
+        return rows
+
+    def pending_count(self) -> int:
+        r = self.conn().execute("SELECT COUNT(*) FROM outbox WHERE status='pending'").fetchone()
+        return int(r[0])
+
+    def bump(self, name: str, n: int = 1) -> None:
+        self.conn().execute("INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                            " SET value = value + excluded.value", (name, n))
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
