@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT,
     duration_ms REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS offsets (
+    path TEXT PRIMARY KEY,
+    inode INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    lineno INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -177,6 +183,15 @@ class Store:
     def bump(self, name: str, n: int = 1) -> None:
         self.conn().execute("INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
                             " SET value = value + excluded.value", (name, n))
+
+    def get_offset(self, path: str) -> tuple[int, int, int] | None:
+        r = self.conn().execute("SELECT inode, offset, lineno FROM offsets WHERE path=?", (path,)).fetchone()
+        return (int(r[0]), int(r[1]), int(r[2])) if r else None
+
+    def set_offset(self, path: str, inode: int, offset: int, lineno: int) -> None:
+        self.conn().execute("INSERT INTO offsets(path, inode, offset, lineno) VALUES (?,?,?,?) ON CONFLICT(path)"
+                            " DO UPDATE SET inode=excluded.inode, offset=excluded.offset, lineno=excluded.lineno",
+                            (path, inode, offset, lineno))
 
     def close(self) -> None:
         c = getattr(self._local, "conn", None)

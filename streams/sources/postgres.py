@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import deque
 import re
 import time
 from dataclasses import dataclass, field
@@ -115,6 +116,8 @@ class PostgresParser:
         self._pending: dict[str, _Pending] = {}
         self._cursors: dict[str, _Cursor] = {}
         self._buf: list[Line] = []  # lines of a record still being read (stderr/csv)
+        self._done: dict[str, deque[str]] = {}
+        self._last_error: dict[str, LogRecord] = {}
         self._seq = 0
 
     # -- record assembly -------------------------------------------------
@@ -303,8 +306,27 @@ class PostgresParser:
         return out
 
     def _attach_to_error(self, rec: LogRecord) -> list[Item]:
-        # stderr writes the failing statement on its own STATEMENT: line after ERROR:
-        # the failure has already been applied by then; nothing more to do.
+        # stderr writes the failing statement on its own "STATEMENT:" record after "ERROR:"
+        sess = rec.session or "-"
+        err = self._last_error.pop(sess, None)
+        if err is None or rec.severity != "STATEMENT":
+            return []
+        err.query = rec.message
+        return self._failed_statement(sess, err)
+
+    def _failed_statement(self, sess: str, rec: LogRecord) -> list[Item]:
+        """A statement that failed before pgaudit logged it (DDL is audited only once it
+        succeeded; syntax errors never reach the executor): the ERROR is the only trace."""
+        done = self._done.get(sess, ())
+        err = f"{rec.sql_state}: {rec.message}" if rec.sql_state else rec.message
+        for k, v in enumerate(classify(rec.query)):
+            if v.fingerprint in done:
+                continue  # ran (and was logged) before the failing one
+            ev = self._event(rec, name=v.kind, verdict=v, cats=set(v.categories), rtype=_rtype(v.kind),
+                             rname=v.objects[0] if v.objects else "", key=f"e{k}", extra={"_via": "error"})
+            ev.action.outcome = "failure"
+            ev.action.error = err[:300]
+            return [ev]  # PostgreSQL stops the query string at its first error
         return []
 
     def _hold(self, sess: str, events: list[tuple[str, Event]], merge: bool) -> list[Item]:
@@ -340,11 +362,24 @@ class PostgresParser:
         for ev in p.events:
             if ev.action.outcome == "unknown":
                 ev.action.outcome = "success"
+        self._remember(sess, p.events)
         return list(p.events)
+
+    def _remember(self, sess: str, events: list[Event]) -> None:
+        # shapes of the session's last statements, so an ERROR for a multi-statement
+        # string is pinned on the statement that had not run yet
+        d = self._done.setdefault(sess, deque(maxlen=16))
+        d.extend(ev.action.fingerprint for ev in events)
+        if len(self._done) > 10_000:
+            self._done.pop(next(iter(self._done)))
 
     def _fail(self, sess: str, rec: LogRecord) -> list[Item]:
         p = self._pending.pop(sess, None)
         if p is None:
+            if rec.query:
+                return self._failed_statement(sess, rec)
+            if rec.severity == "ERROR":
+                self._last_error[sess] = rec  # stderr: the STATEMENT record follows
             return []
         err = f"{rec.sql_state}: {rec.message}" if rec.sql_state else rec.message
         # PostgreSQL aborts the whole query string at the first error; with
@@ -363,6 +398,7 @@ class PostgresParser:
                 ev.action.error = err[:300]
             elif ev.action.outcome == "unknown":
                 ev.action.outcome = "success"
+        self._remember(sess, events)
         return list(events)
 
     # -- pgaudit ----------------------------------------------------------

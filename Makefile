@@ -1,0 +1,27 @@
+# auditwatch: `make demo` runs the incident demo, `make test` the whole suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml changes; a no-op (fast) otherwise.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+demo: install
+	@$(BIN)/auditwatch demo
+
+test: install
+	@$(BIN)/python -m pytest -q
+
+bench: install
+	@$(BIN)/auditwatch bench pipeline
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
