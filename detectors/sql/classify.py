@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from auditwatch.detectors.taxonomy import (
@@ -82,10 +83,9 @@ class SqlVerdict:
         }
 
 
-def tokenize(sql: str) -> list[Tok]:
-    """Tokens with comments and whitespace removed; dollar bodies kept as one token."""
-    out: list[Tok] = []
-    depth = 0
+def _lex(sql: str) -> Iterator[tuple[str, str, int, int]]:
+    """(kind, text, start, end) for every lexeme; block comments and dollar-quoted
+    bodies (text = the body) are whole lexemes, whatever they contain."""
     pos = 0
     n = len(sql)
     match = _TOKEN.match
@@ -94,23 +94,31 @@ def tokenize(sql: str) -> list[Tok]:
         if m is None:  # pragma: no cover - the op alternative matches any char
             pos += 1
             continue
-        kind = m.lastgroup
+        kind = m.lastgroup or "op"
         end = m.end()
-        if kind == "ws" or kind == "lc":
-            pos = end
-            continue
         if kind == "bc":
-            pos = _skip_block_comment(sql, pos)
-            continue
-        if kind == "dq" or kind == "tag":
+            end = _skip_block_comment(sql, pos)
+            yield "bc", "", pos, end
+        elif kind in ("dq", "tag"):
             delim = m.group("dq")
             close = sql.find(delim, end)
-            body_end = n if close < 0 else close
-            out.append(Tok("dollar", sql[end:body_end], depth))
-            pos = n if close < 0 else close + len(delim)
+            yield "dollar", sql[end : n if close < 0 else close], pos, (n if close < 0 else close + len(delim))
+            end = n if close < 0 else close + len(delim)
+        else:
+            yield kind, m.group(), pos, end
+        pos = end
+
+
+def tokenize(sql: str) -> list[Tok]:
+    """Tokens with comments and whitespace removed; dollar bodies kept as one token."""
+    out: list[Tok] = []
+    depth = 0
+    for kind, text, _start, _end in _lex(sql):
+        if kind in ("ws", "lc", "bc"):
             continue
-        text = m.group()
-        if kind == "word":
+        if kind == "dollar":
+            out.append(Tok("dollar", text, depth))
+        elif kind == "word":
             out.append(Tok("word", text.upper(), depth, text))
         elif kind == "qid":
             q = text[0]
@@ -120,20 +128,16 @@ def tokenize(sql: str) -> list[Tok]:
             if body.endswith("'"):
                 body = body[:-1]
             out.append(Tok("str", body.replace("''", "'"), depth))
-        elif kind == "num":
-            out.append(Tok("num", text, depth))
-        elif kind == "param":
-            out.append(Tok("param", text, depth))
+        elif kind in ("num", "param"):
+            out.append(Tok(kind, text, depth))
+        elif text == "(":
+            out.append(Tok("op", text, depth))
+            depth += 1
+        elif text == ")":
+            depth = max(0, depth - 1)
+            out.append(Tok("op", text, depth))
         else:
-            if text == "(":
-                out.append(Tok("op", text, depth))
-                depth += 1
-            elif text == ")":
-                depth = max(0, depth - 1)
-                out.append(Tok("op", text, depth))
-            else:
-                out.append(Tok("op", text, depth))
-        pos = end
+            out.append(Tok("op", text, depth))
     return out
 
 
@@ -166,30 +170,12 @@ def split_statements(sql: str) -> list[str]:
     """Split on top-level semicolons, respecting quotes, dollar quotes and comments."""
     parts: list[str] = []
     start = 0
-    pos = 0
-    n = len(sql)
-    match = _TOKEN.match
-    while pos < n:
-        m = match(sql, pos)
-        if m is None:  # pragma: no cover
-            pos += 1
-            continue
-        kind = m.lastgroup
-        end = m.end()
-        if kind == "bc":
-            pos = _skip_block_comment(sql, pos)
-            continue
-        if kind == "dq" or kind == "tag":
-            delim = m.group("dq")
-            close = sql.find(delim, end)
-            pos = n if close < 0 else close + len(delim)
-            continue
-        if kind == "op" and m.group() == ";":
+    for kind, text, pos, end in _lex(sql):
+        if kind == "op" and text == ";":
             piece = sql[start:pos].strip()
             if piece and _has_code(piece):
                 parts.append(piece)
             start = end
-        pos = end
     tail = sql[start:].strip()
     if tail and _has_code(tail):
         parts.append(tail)
