@@ -49,22 +49,12 @@ def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, str) and v.lower() == "true")
 
 
-def _rds_delete_instance(p: Params) -> tuple[str, ...]:
+def _rds_delete(p: Params) -> tuple[str, ...]:
     cats = [DATA_DESTROY, INFRA_DESTROY]
-    # RDS deletes automated backups unless told not to (DeleteAutomatedBackups defaults to true)
-    if p.get("deleteAutomatedBackups") is not False and str(
-        p.get("deleteAutomatedBackups", "")
-    ).lower() != "false":
-        cats.append(BACKUP_DESTROY)
-    elif _truthy(p.get("skipFinalSnapshot")):
-        # no final snapshot: the last recoverable copy of the data is not taken
-        cats.append(BACKUP_DESTROY)
-    return tuple(cats)
-
-
-def _rds_delete_cluster(p: Params) -> tuple[str, ...]:
-    cats = [DATA_DESTROY, INFRA_DESTROY]
-    if _truthy(p.get("skipFinalSnapshot")) or _truthy(p.get("deleteAutomatedBackups")):
+    # RDS removes automated backups with the instance/cluster unless told not to
+    # (DeleteAutomatedBackups defaults to true); without a final snapshot nothing is left
+    keeps_backups = str(p.get("deleteAutomatedBackups", "")).lower() == "false"
+    if not keeps_backups or _truthy(p.get("skipFinalSnapshot")):
         cats.append(BACKUP_DESTROY)
     return tuple(cats)
 
@@ -107,14 +97,21 @@ def _iam_attach(p: Params) -> tuple[str, ...]:
 
 
 def _iam_put_inline(p: Params) -> tuple[str, ...]:
-    doc = p.get("policyDocument", "")
-    if not isinstance(doc, str):
-        doc = json.dumps(doc)
-    compact = doc.replace(" ", "").replace("\n", "")
-    # "Action":"*" with "Resource":"*" (or iam:*) in an Allow statement
-    if '"Effect":"Allow"' in compact and ('"Action":"*"' in compact or '"iam:*"' in compact
-                                          or '"Action":["*"]' in compact):
-        return (PRIVILEGE_ESCALATE,)
+    doc: Any = p.get("policyDocument", "")
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except ValueError:
+            return ()
+    stmts = doc.get("Statement", []) if isinstance(doc, dict) else []
+    for st in stmts if isinstance(stmts, list) else [stmts]:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow":
+            continue
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if any(a in ("*", "iam:*") or a.endswith(":*") and a.startswith(("iam:", "sts:"))
+               for a in actions if isinstance(a, str)):
+            return (PRIVILEGE_ESCALATE,)
     return ()
 
 
@@ -133,8 +130,7 @@ def _put_event_selectors(p: Params) -> tuple[str, ...]:
 
 
 CONDITIONS: dict[str, Condition] = {
-    "rds_delete_instance": _rds_delete_instance,
-    "rds_delete_cluster": _rds_delete_cluster,
+    "rds_delete": _rds_delete,
     "rds_modify": _rds_modify,
     "s3_lifecycle": _s3_lifecycle,
     "iam_attach": _iam_attach,
@@ -148,8 +144,8 @@ CloudRule = tuple[tuple[str, ...] | str, str, tuple[str, ...]]
 
 CLOUDTRAIL: dict[str, CloudRule] = {
     # RDS
-    "DeleteDBInstance": ("rds_delete_instance", "db_instance", ("dBInstanceIdentifier",)),
-    "DeleteDBCluster": ("rds_delete_cluster", "db_cluster", ("dBClusterIdentifier",)),
+    "DeleteDBInstance": ("rds_delete", "db_instance", ("dBInstanceIdentifier",)),
+    "DeleteDBCluster": ("rds_delete", "db_cluster", ("dBClusterIdentifier",)),
     "DeleteGlobalCluster": ((DATA_DESTROY, INFRA_DESTROY), "db_cluster", ("globalClusterIdentifier",)),
     "DeleteDBSnapshot": ((BACKUP_DESTROY,), "db_snapshot", ("dBSnapshotIdentifier",)),
     "DeleteDBClusterSnapshot": ((BACKUP_DESTROY,), "db_snapshot", ("dBClusterSnapshotIdentifier",)),
@@ -195,6 +191,8 @@ CLOUDTRAIL: dict[str, CloudRule] = {
     # KMS
     "ScheduleKeyDeletion": ((KEY_DESTROY,), "kms_key", ("keyId",)),
     "DisableKey": ((KEY_DESTROY,), "kms_key", ("keyId",)),
+    # the service event when a key scheduled for deletion is actually destroyed
+    "DeleteKey": ((KEY_DESTROY,), "kms_key", ("keyId",)),
     "DeleteImportedKeyMaterial": ((KEY_DESTROY,), "kms_key", ("keyId",)),
     # IAM
     "AttachUserPolicy": ("iam_attach", "iam_user", ("userName",)),
@@ -236,6 +234,8 @@ def _resource_name(v: Any) -> str:
     if isinstance(v, str):
         return v
     if isinstance(v, dict):
+        if "content" in v:  # XML-derived parameters: {"content": "fl-123", "tag": 1}
+            return _resource_name(v["content"])
         items = v.get("items")
         if isinstance(items, list):
             ids = [str(i.get("instanceId", "")) for i in items if isinstance(i, dict)]

@@ -123,6 +123,12 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext) -> Iterator[I
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
+        # JSON lines whose first line is broken look like a document; if other lines
+        # stand on their own, read it as lines so one bad record costs one record
+        items = list(drive(cloudtrail.CloudTrailParser(ctx), _lines(io.BytesIO(data), name, "cloudtrail")))  # type: ignore[arg-type]
+        if any(not isinstance(i, DeadLetter) for i in items):
+            yield from items
+            return
         yield DeadLetter(f"invalid JSON document: {e}", ref, data.decode("utf-8", "backslashreplace"))
         return
     yield from cloudtrail.parse_document(doc, ref, ctx)

@@ -23,7 +23,14 @@ TYPE = "cloudtrail"
 
 
 def is_record(obj: Any) -> bool:
-    return isinstance(obj, dict) and "eventName" in obj and ("eventSource" in obj or "eventTime" in obj)
+    return isinstance(obj, dict) and (
+        ("eventName" in obj and ("eventSource" in obj or "eventTime" in obj)) or is_insight(obj))
+
+
+def is_insight(obj: Any) -> bool:
+    """CloudTrail Insights events: CloudTrail's own finding of an unusual call rate."""
+    return isinstance(obj, dict) and obj.get("eventType") == "AwsCloudTrailInsight" and isinstance(
+        obj.get("insightDetails"), dict)
 
 
 def unwrap(obj: Any) -> Any:
@@ -58,6 +65,8 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
         t = parse_time(str(rec["eventTime"]))
     except (KeyError, ValueError) as e:
         raise ParseError(f"bad or missing eventTime: {e}") from None
+    if is_insight(rec):
+        return _insight(rec, t, ref, ctx)
     ui = rec.get("userIdentity") or {}
     if not isinstance(ui, Mapping):
         raise ParseError("userIdentity is not an object")
@@ -127,6 +136,27 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
         actor=actor,
         action=action,
         resource=resource,
+        activity="api",
+        raw=rec,
+    )
+
+
+def _insight(rec: Mapping[str, Any], t: float, ref: SourceRef, ctx: ParseContext) -> Event:
+    d = rec["insightDetails"]
+    api = str(d.get("eventName") or "?")
+    eid = rec.get("eventID")
+    return Event(
+        event_id=f"ct-{eid}" if eid else stable_id("ct", ref.name, ref.offset, ref.index, ref.line),
+        time=t,
+        observed_time=ctx.observed or time.time(),
+        source=ref,
+        actor=Actor(principal="cloudtrail.amazonaws.com", principal_type="AWSService",
+                    account=str(rec.get("recipientAccountId") or ""), invoked_by="cloudtrail.amazonaws.com"),
+        action=Action(name=f"Insight:{d.get('insightType', '')}:{d.get('state', '')}",
+                      service=str(d.get("eventSource") or ""), outcome="success",
+                      statement=f"{d.get('insightType', 'Insight')} {d.get('state', '')} on {api}", fingerprint=api),
+        resource=Resource(type="api", name=api, environment=ctx.environment,
+                          region=str(rec.get("awsRegion") or "")),
         activity="api",
         raw=rec,
     )
