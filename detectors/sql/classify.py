@@ -504,6 +504,9 @@ def _dml(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str) -> None:
         if t.kind != "word" or t.text not in ("DELETE", "UPDATE", "INSERT", "MERGE", "FROM", "INTO", "JOIN"):
             continue
         if t.text in ("DELETE", "UPDATE"):
+            prev = toks[i - 1].text if i and toks[i - 1].kind == "word" else ""
+            if t.text == "UPDATE" and prev in ("FOR", "KEY", "DO"):
+                continue  # row locks (FOR [NO KEY] UPDATE) and upserts (DO UPDATE, ON DUPLICATE KEY UPDATE)
             j = i + 1
             if t.text == "DELETE":
                 # DELETE [LOW_PRIORITY|QUICK|IGNORE] FROM [ONLY] t

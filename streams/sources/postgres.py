@@ -174,7 +174,7 @@ class PostgresParser:
 
     def _in_open_quote(self) -> bool:
         # pgaudit quotes multi-line statements CSV-style; a record is open while a quote is
-        joined = "".join(x.text for x in self._buf)
+        joined = _unwrap_shipper("".join(x.text for x in self._buf))
         i = joined.find("AUDIT: ")
         return i >= 0 and joined.count('"', i) % 2 == 1
 
@@ -336,6 +336,13 @@ class PostgresParser:
             p = self._pending[sess] = _Pending()
         for key, ev in events:
             existing = p.keys.get(("k", key)) if merge else None
+            if existing is not None and existing.raw.get("text") not in (ev.raw.get("text"), None) \
+                    and ev.raw.get("text") is not None:
+                # same statement id, different statement: another session sharing our key
+                # (no session id in the log line prefix) - never fold it away
+                existing = None
+                out += self._release(sess)
+                p = self._pending[sess] = _Pending()
             if existing is not None:
                 # SESSION + OBJECT records, or one record per object: one statement, one event
                 names = existing.resource.name.split(",") if existing.resource.name else []
@@ -422,14 +429,18 @@ class PostgresParser:
         stmt, verdict = self._pick(sess, text, command, stmt_id, sub_id)
         cats = set(verdict.categories) if verdict else set()
         names = verdict.objects if verdict else []
-        rtype = _OBJ_TYPES.get(obj_type.upper(), obj_type.lower()) if obj_type else _rtype(command)
-        rname = obj_name if obj_type.upper() in ("TABLE", "VIEW", "SCHEMA", "DATABASE", "INDEX", "FUNCTION", "SEQUENCE", "MATERIALIZED VIEW", "") else ""
-        if obj_type.upper() == "TABLE CONSTRAINT":
-            rname = ""
-        if not rname and names:
+        # The resource is what the command acts on (DROP SCHEMA -> the schema). pgaudit also
+        # writes one record per dependent object (constraints, triggers, the schema's
+        # tables); those only add names of the same type.
+        rtype = _rtype(command) or _rtype(verdict.kind if verdict else "")
+        own_type = _OBJ_TYPES.get(obj_type.upper(), "") if obj_type else ""
+        if own_type and (own_type == rtype or not rtype):
+            rtype = rtype or own_type
+            rname = obj_name
+        elif verdict and names and not obj_type:
             rname = names[0]
-        if not rtype:
-            rtype = _rtype(verdict.kind if verdict else command)
+        else:
+            rname = ""
         ev = self._event(
             rec,
             name=command or (verdict.kind if verdict else "UNKNOWN"),
@@ -438,7 +449,10 @@ class PostgresParser:
             rtype=rtype,
             rname=rname,
             key=f"{stmt_id}.{sub_id}",
-            extra={"_via": "pgaudit", "audit_type": audit_type, "class": cls},
+            extra={"_via": "pgaudit", "audit_type": audit_type, "class": cls,
+                   # the statement's shape, to tell two statements with the same id apart
+                   "text": None if statement in ("<previously logged>", "<not logged>")
+                   else (verdict.fingerprint if verdict else "")},
         )
         return [(f"{stmt_id}.{sub_id}", ev)]
 
@@ -534,19 +548,27 @@ def _rtype(kind: str) -> str:
     return ""
 
 
-_SHIPPER_JSON = re.compile(r'\{"message":"(?P<m>(?:[^"\\]|\\.)*)"')
+_SHIPPER_JSON = re.compile(r'"message":"(?P<m>(?:[^"\\]|\\.)*)"')
 _CRI_PREFIX = re.compile(r"^\S+Z (?:stdout|stderr) [FP] ")
 
 
 def _unwrap_shipper(text: str) -> str:
-    """Lines forwarded by syslog/log shippers wrap the server line in JSON."""
-    if '{"message":"' not in text[:400]:
+    """Lines forwarded by syslog/log shippers (IBM Cloud Logs, fluent-bit, CRI) wrap the
+    server line in JSON, sometimes JSON escaped inside a string; return the server line."""
+    head = text[:600]
+    if '"message":"' not in head and '\\"message\\":' not in text:
         return text
-    m = _SHIPPER_JSON.search(text)
-    if not m:
-        return text
-    try:
-        inner = orjson.loads('"' + m.group("m") + '"')
-    except orjson.JSONDecodeError:
-        return text
-    return _CRI_PREFIX.sub("", inner)
+    if text.lstrip().startswith('{\\"'):
+        try:  # one level of string escaping around the whole object
+            text = orjson.loads('"' + text.strip() + '"')
+        except orjson.JSONDecodeError:
+            return text
+    for m in _SHIPPER_JSON.finditer(text):
+        try:
+            inner = orjson.loads('"' + m.group("m") + '"')
+        except orjson.JSONDecodeError:
+            continue
+        inner = _CRI_PREFIX.sub("", inner)
+        if _STDERR_RE.match(inner):
+            return inner
+    return text

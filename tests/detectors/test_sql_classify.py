@@ -61,6 +61,10 @@ CASES = [
     ("INSERT INTO notes VALUES ('drop table x')", "INSERT", ()),
     ("SELECT pg_drop_replication_slot('standby1')", "SELECT", (B,)),
     ("SELECT set_config('pgaudit.log', 'none', false)", "SELECT", (L,)),
+    ("SELECT * FROM jobs WHERE state = 'new' FOR UPDATE SKIP LOCKED", "SELECT", ()),
+    ("SELECT id FROM t FOR NO KEY UPDATE", "SELECT", ()),
+    ("INSERT INTO t (id, n) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET n = excluded.n", "INSERT", ()),
+    ("INSERT INTO t (id, n) VALUES (1, 2) ON DUPLICATE KEY UPDATE n = 2", "INSERT", ()),
 ]
 
 

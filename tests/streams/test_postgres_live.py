@@ -228,7 +228,12 @@ def test_failed_drop_with_pgaudit_only_is_a_failure(pg_cluster: PgCluster, fmt: 
     assert e.action.name == "DROP TABLE"
     assert e.action.outcome == "failure"
     assert "42P01" in e.action.error
+    assert "does_not_exist" in e.action.error
+    assert "data.destroy" in e.action.categories
+    assert e.action.statement == "DROP TABLE does_not_exist"
     assert e.actor.principal == AGENT_USER
+    assert e.actor.application_name == app
+    assert e.resource.database == FAIL_DB
 
 
 # -- c. several statements in one query string --------------------------------------
