@@ -16,9 +16,7 @@ MySQL/MariaDB (backticks, ``#`` comments, ``DELETE ... LIMIT``).
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from auditwatch.detectors.taxonomy import (
@@ -29,34 +27,11 @@ from auditwatch.detectors.taxonomy import (
     LOGGING_DISABLE,
     PRIVILEGE_ESCALATE,
 )
+from auditwatch.detectors.sql.lexer import Tok, fingerprint_of, redact, split_statements, tokenize
 
 # Larger statements are analysed on their first MAX_ANALYSED characters and
 # flagged truncated: bounded time on hostile input, never a drop.
 MAX_ANALYSED = 64 * 1024
-
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<lc>(?:--|\#)[^\n]*)
-  | (?P<bc>/\*)
-  | (?P<dq>\$(?P<tag>[A-Za-z_][A-Za-z_0-9]*)?\$)
-  | (?P<str>[EeBbXxNn]?'(?:[^'\\]|''|\\.)*(?:'|$))
-  | (?P<qid>"(?:[^"]|"")*(?:"|$)|`(?:[^`]|``)*(?:`|$))
-  | (?P<num>(?<![A-Za-z_0-9])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
-  | (?P<word>[A-Za-z_][A-Za-z_0-9$]*)
-  | (?P<param>\$\d+|\?|:[A-Za-z_]\w*)
-  | (?P<op>[^\sA-Za-z_0-9'"`$])
-    """,
-    re.VERBOSE,
-)
-
-
-@dataclass(slots=True)
-class Tok:
-    kind: str  # word | qid | str | dollar | num | op | param
-    text: str  # for words: upper-cased; for qid: unquoted; for str/dollar: the content
-    depth: int  # parenthesis depth
-    orig: str = ""  # words as written, for the redacted text humans read
 
 
 @dataclass(slots=True)
@@ -69,6 +44,9 @@ class SqlVerdict:
     redacted: str = ""
     truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    # the verdict depended on a literal's value (SET x = 'none', WHERE 1 = 1, dynamic
+    # SQL): statements of the same shape may differ, so it is never cached by shape
+    sensitive: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -81,134 +59,6 @@ class SqlVerdict:
             "truncated": self.truncated,
             "notes": self.notes,
         }
-
-
-def _lex(sql: str) -> Iterator[tuple[str, str, int, int]]:
-    """(kind, text, start, end) for every lexeme; block comments and dollar-quoted
-    bodies (text = the body) are whole lexemes, whatever they contain."""
-    pos = 0
-    n = len(sql)
-    match = _TOKEN.match
-    while pos < n:
-        m = match(sql, pos)
-        if m is None:  # pragma: no cover - the op alternative matches any char
-            pos += 1
-            continue
-        kind = m.lastgroup or "op"
-        end = m.end()
-        if kind == "bc":
-            end = _skip_block_comment(sql, pos)
-            yield "bc", "", pos, end
-        elif kind in ("dq", "tag"):
-            delim = m.group("dq")
-            close = sql.find(delim, end)
-            yield "dollar", sql[end : n if close < 0 else close], pos, (n if close < 0 else close + len(delim))
-            end = n if close < 0 else close + len(delim)
-        else:
-            yield kind, m.group(), pos, end
-        pos = end
-
-
-def tokenize(sql: str) -> list[Tok]:
-    """Tokens with comments and whitespace removed; dollar bodies kept as one token."""
-    out: list[Tok] = []
-    depth = 0
-    for kind, text, _start, _end in _lex(sql):
-        if kind in ("ws", "lc", "bc"):
-            continue
-        if kind == "dollar":
-            out.append(Tok("dollar", text, depth))
-        elif kind == "word":
-            out.append(Tok("word", text.upper(), depth, text))
-        elif kind == "qid":
-            q = text[0]
-            out.append(Tok("qid", text[1:-1].replace(q + q, q) if text.endswith(q) and len(text) > 1 else text[1:], depth))
-        elif kind == "str":
-            body = text[text.index("'") + 1 :]
-            if body.endswith("'"):
-                body = body[:-1]
-            out.append(Tok("str", body.replace("''", "'"), depth))
-        elif kind in ("num", "param"):
-            out.append(Tok(kind, text, depth))
-        elif text == "(":
-            out.append(Tok("op", text, depth))
-            depth += 1
-        elif text == ")":
-            depth = max(0, depth - 1)
-            out.append(Tok("op", text, depth))
-        else:
-            out.append(Tok("op", text, depth))
-    return out
-
-
-def _skip_block_comment(sql: str, pos: int) -> int:
-    # PostgreSQL nests block comments; MySQL does not, but nesting-aware skipping
-    # only differs on inputs MySQL would reject anyway.
-    depth = 0
-    n = len(sql)
-    i = pos
-    while i < n:
-        if sql.startswith("/*", i):
-            depth += 1
-            i += 2
-        elif sql.startswith("*/", i):
-            depth -= 1
-            i += 2
-            if depth == 0:
-                return i
-        else:
-            j = sql.find("*", i + 1)
-            k = sql.find("/", i + 1)
-            cand = [x for x in (j, k) if x >= 0]
-            if not cand:
-                return n
-            i = min(cand) if min(cand) > i else i + 1
-    return n
-
-
-def split_statements(sql: str) -> list[str]:
-    """Split on top-level semicolons, respecting quotes, dollar quotes and comments."""
-    parts: list[str] = []
-    start = 0
-    for kind, text, pos, end in _lex(sql):
-        if kind == "op" and text == ";":
-            piece = sql[start:pos].strip()
-            if piece and _has_code(piece):
-                parts.append(piece)
-            start = end
-    tail = sql[start:].strip()
-    if tail and _has_code(tail):
-        parts.append(tail)
-    return parts
-
-
-def _has_code(piece: str) -> bool:
-    return any(t.kind != "op" or t.text not in ";" for t in tokenize(piece))
-
-
-def redact(toks: list[Tok]) -> str:
-    """The statement with every literal replaced by ``?``; identifiers kept."""
-    out: list[str] = []
-    for t in toks:
-        if t.kind == "word":
-            out.append(t.orig or t.text)
-        elif t.kind == "qid":
-            out.append('"' + t.text.replace('"', '""') + '"')
-        elif t.kind in ("str", "num", "dollar"):
-            out.append("?")
-        elif t.kind == "param":
-            out.append("?")
-        else:
-            out.append(t.text)
-    s = " ".join(out)
-    # tidy the common punctuation so humans can read it
-    s = s.replace(" ,", ",").replace("( ", "(").replace(" )", ")").replace(" .", ".").replace(". ", ".")
-    s = re.sub(r"\?(?:, \?)+", "?, ...", s) if len(s) > 200 else s
-    return s
-
-
-def fingerprint_of(redacted: str) -> str:
-    return hashlib.blake2b(redacted.encode(), digest_size=8).hexdigest()
 
 
 _BACKUPISH = re.compile(r"(^|[._])(backups?|archives?|bak|snapshots?)($|[._0-9])|_(backup|bak|archive)s?\b", re.I)
@@ -246,11 +96,26 @@ _FAMILY = {
 _NAME_KINDS = ("word", "qid")
 
 
+# Marks, inside the category set during analysis, that a literal's value was read.
+_LITERAL = "\x00literal"
+
+
 def classify(sql: str, dialect: str = "postgres") -> list[SqlVerdict]:
-    """Every statement of a logged query string, classified."""
+    """Every statement of a logged query string, classified (the fast path).
+
+    Statements that differ only in literal values share a shape; the verdicts of a
+    shape are cached, so the common case (an application's few hundred statement
+    shapes) costs one regex substitution and a dict look-up. Returned verdicts may
+    be shared: treat them as read-only.
+    """
+    return _fast.classify(sql, dialect)
+
+
+def classify_full(sql: str, dialect: str = "postgres") -> list[SqlVerdict]:
+    """Every statement, analysed from scratch (no cache)."""
     truncated = len(sql) > MAX_ANALYSED
     text = sql[:MAX_ANALYSED] if truncated else sql
-    stmts = split_statements(text) or ([text.strip()] if text.strip() else [])
+    stmts = split_statements(text, dialect) or ([text.strip()] if text.strip() else [])
     out = [classify_one(s, dialect) for s in stmts]
     if truncated and out:
         for v in out:
@@ -260,7 +125,11 @@ def classify(sql: str, dialect: str = "postgres") -> list[SqlVerdict]:
 
 def classify_one(stmt: str, dialect: str = "postgres", _nest: int = 0) -> SqlVerdict:
     truncated = len(stmt) > MAX_ANALYSED
-    toks = tokenize(stmt[:MAX_ANALYSED] if truncated else stmt)
+    return verdict_of(tokenize(stmt[:MAX_ANALYSED] if truncated else stmt, dialect), dialect, truncated, _nest)
+
+
+def verdict_of(toks: list[Tok], dialect: str = "postgres", truncated: bool = False, _nest: int = 0) -> SqlVerdict:
+    """The verdict for one statement's tokens (whoever lexed them)."""
     red = redact(toks)
     v = SqlVerdict(kind="UNKNOWN", family="other", fingerprint=fingerprint_of(red.lower()),
                    redacted=red, truncated=truncated)
@@ -269,6 +138,9 @@ def classify_one(stmt: str, dialect: str = "postgres", _nest: int = 0) -> SqlVer
         return v
     cats: set[str] = set()
     _analyse(toks, v, cats, dialect, _nest)
+    if _LITERAL in cats:
+        cats.discard(_LITERAL)
+        v.sensitive = True
     v.categories = tuple(sorted(cats))
     return v
 
@@ -375,6 +247,8 @@ def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest:
                 _set_config_call(toks, cats)
     # Look inside code that runs now: a DO block's body, and strings handed to
     # EXECUTE / PREPARE (dynamic SQL). A string in an INSERT is data, not code.
+    if first in ("DO", "EXECUTE", "PREPARE", "CALL") or _has_word(toks, "EXECUTE") or _has_word(toks, "PREPARE"):
+        cats.add(_LITERAL)  # code inside strings decides
     if nest < 3:
         bodies = [t.text for t in toks if t.kind in ("dollar", "str")] if first == "DO" else []
         bodies += _dynamic_sql(toks)
@@ -423,8 +297,8 @@ def _destroys(cats: set[str]) -> bool:
 def _inner_categories(body: str, dialect: str, nest: int) -> set[str]:
     out: set[str] = set()
     # a plpgsql body is statements between BEGIN/END; splitting on ';' still finds them
-    for piece in split_statements(body):
-        toks = tokenize(piece)
+    for piece in split_statements(body, dialect):
+        toks = tokenize(piece, dialect)
         # skip plpgsql block keywords so "BEGIN DROP TABLE x" is seen as DROP TABLE x
         while toks and toks[0].kind == "word" and toks[0].text in ("BEGIN", "DECLARE", "END", "LOOP", "THEN", "ELSE", "PERFORM"):
             toks = toks[1:]
@@ -492,10 +366,6 @@ def _dml_kind(toks: list[Tok]) -> str:
     return "SELECT"
 
 
-_TAUTOLOGY = [
-    re.compile(r"^\s*(TRUE|1|'1'|\?\s*=\s*\?|(\w+)\s*=\s*\2|1\s*=\s*1|NOT\s+FALSE|\?)\s*$", re.I),
-]
-
 
 def _dml(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str) -> None:
     n = len(toks)
@@ -522,7 +392,7 @@ def _dml(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str) -> None:
             if where is None:
                 cats.add(DATA_DESTROY)
                 v.notes.append(f"{t.text.lower()} without where")
-            elif _always_true(toks, where, t.depth):
+            elif _always_true(toks, where, t.depth, cats):
                 cats.add(DATA_DESTROY)
                 v.notes.append(f"{t.text.lower()} with always-true where")
             if name and _is_backupish(name) and DATA_DESTROY in cats:
@@ -547,43 +417,117 @@ def _clause_at_depth(toks: list[Tok], start: int, depth: int, word: str) -> int 
     return None
 
 
-def _always_true(toks: list[Tok], where: int, depth: int) -> bool:
-    parts: list[str] = []
+_CMP = {"=", "<>", "!=", "<", ">", "<=", ">=", "=="}
+_TRUTHY_STR = {"1", "T", "TRUE", "Y", "YES", "ON"}
+
+
+def _always_true(toks: list[Tok], where: int, depth: int, cats: set[str]) -> bool:
+    """Is the WHERE clause starting at ``where`` true for every row? Catches the common
+    tautologies (empty, TRUE, 1, 1=1, 'a'='a', x = x, x IS NULL OR x IS NOT NULL, and any
+    of these OR-ed with a real condition); not a theorem prover."""
+    cond: list[Tok] = []
     for t in toks[where + 1 :]:
         if t.depth < depth:
             break
-        if t.depth == depth and t.kind == "word" and t.text in ("RETURNING", "ORDER", "LIMIT", "GROUP"):
+        if t.depth == depth and ((t.kind == "word" and t.text in (
+                "RETURNING", "ORDER", "LIMIT", "GROUP", "HAVING", "WINDOW", "FOR")) or (t.kind == "op" and t.text == ";")):
             break
-        if t.kind == "str":
-            parts.append("'" + t.text + "'")
-        elif t.kind == "qid":
-            parts.append(t.text.upper())
+        cond.append(t)
+    return _tautology(cond, cats)
+
+
+def _strip_parens(c: list[Tok]) -> list[Tok]:
+    while len(c) >= 2 and c[0].text == "(" and c[-1].text == ")" and c[0].kind == "op" and \
+            all(t.depth > c[0].depth for t in c[1:-1]):
+        c = c[1:-1]
+    return c
+
+
+def _split_top(c: list[Tok], word: str) -> list[list[Tok]]:
+    if not c:
+        return [c]
+    base = min(t.depth for t in c)
+    parts: list[list[Tok]] = [[]]
+    for t in c:
+        if t.kind == "word" and t.text == word and t.depth == base:
+            parts.append([])
         else:
-            parts.append(t.text)
-    cond = " ".join(parts).strip()
-    while cond.startswith("(") and cond.endswith(")"):
-        cond = cond[1:-1].strip()
+            parts[-1].append(t)
+    return parts
+
+
+def _tautology(cond: list[Tok], cats: set[str]) -> bool:
+    cond = _strip_parens(cond)
     if not cond:
         return True
-    c = cond.upper().replace(" ", "")
-    if c in ("TRUE", "1", "'1'", "NOTFALSE", "1=1", "'1'='1'", "'A'='A'", "TRUE=TRUE", "1<>0", "0=0", "2>1", "1>0"):
+    disjuncts = [_strip_parens(d) for d in _split_top(cond, "OR")]
+    if len(disjuncts) > 1:
+        nulls = {(_ident(d[:-2]), "NULL") for d in disjuncts if len(d) >= 3 and [t.text for t in d[-2:]] == ["IS", "NULL"]}
+        notnulls = {(_ident(d[:-3]), "NULL") for d in disjuncts if len(d) >= 4 and [t.text for t in d[-3:]] == ["IS", "NOT", "NULL"]}
+        if nulls & notnulls:
+            return True
+        return any(_tautology(d, cats) for d in disjuncts)
+    conjuncts = _split_top(cond, "AND")
+    if len(conjuncts) > 1:
+        return all(_tautology(c, cats) for c in conjuncts)
+    return _atom_true(cond, cats)
+
+
+def _ident(ts: list[Tok]) -> str:
+    return ".".join(t.text.lower() if t.kind == "word" else t.text for t in ts if t.kind in _NAME_KINDS) \
+        if ts and all(t.kind in _NAME_KINDS or t.text == "." for t in ts) else "\x00"
+
+
+def _atom_true(c: list[Tok], cats: set[str]) -> bool:
+    lits = [t for t in c if t.kind in ("str", "num")]
+    names = [t for t in c if t.kind in _NAME_KINDS and t.text not in ("TRUE", "FALSE", "NOT", "NULL", "IS")]
+    if lits and not names:
+        cats.add(_LITERAL)  # the values decide: never share this verdict by shape
+    texts = [t.text for t in c]
+    if len(c) == 1:
+        t = c[0]
+        return (t.kind == "word" and t.text == "TRUE") or (t.kind == "num" and _num(t.text) not in (0, None)) \
+            or (t.kind == "str" and t.text.upper() in _TRUTHY_STR)
+    if texts == ["NOT", "FALSE"] or texts == ["NOT", "0"]:
         return True
-    m = re.fullmatch(r"('?)(\w+)\1=\1\2\1", c)
-    if m:
-        return True
-    m = re.fullmatch(r"(\w+)ISNOTNULLOR\1ISNULL|(\w+)ISNULLOR\2ISNOTNULL", c)
-    if m:
-        return True
-    m = re.fullmatch(r"(\w+)(?:ISNOTNULL)", c)
-    if m and m.group(1) in ("ID",):
-        return True
-    # "x = x" for any identifier or "1 = 1 OR ..." leading tautology
-    m = re.fullmatch(r"(\w+)=(\w+)", c)
-    if m and m.group(1) == m.group(2):
-        return True
-    if re.match(r"^(1=1|TRUE|'1'='1')OR", c):
-        return True
+    # a op b, where op may be two op tokens (<>, >=, !=)
+    for i in range(1, len(c) - 1):
+        op = c[i].text
+        j = i + 1
+        if c[i].kind == "op" and j < len(c) and c[j].kind == "op" and c[j].text in "=>":
+            op += c[j].text
+            j += 1
+        if c[i].kind != "op" or op not in _CMP:
+            continue
+        left, right = c[:i], c[j:]
+        if len(left) == 1 and len(right) == 1 and left[0].kind in ("str", "num", "word") and right[0].kind in ("str", "num", "word") \
+                and (left[0].kind != "word" or left[0].text in ("TRUE", "FALSE")) \
+                and (right[0].kind != "word" or right[0].text in ("TRUE", "FALSE")):
+            return _compare(left[0], right[0], op)
+        li, ri = _ident(left), _ident(right)
+        if li != "\x00" and li == ri:
+            return op in ("=", "<=", ">=", "==")
+        return False
     return False
+
+
+def _num(s: str) -> float | None:
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _compare(a: Tok, b: Tok, op: str) -> bool:
+    x: object = _num(a.text) if a.kind == "num" else a.text
+    y: object = _num(b.text) if b.kind == "num" else b.text
+    if type(x) is not type(y):
+        x, y = str(a.text), str(b.text)
+    try:
+        return {"=": x == y, "==": x == y, "<>": x != y, "!=": x != y, "<": x < y, ">": x > y,  # type: ignore[operator]
+                "<=": x <= y, ">=": x >= y}[op]  # type: ignore[operator]
+    except TypeError:
+        return False
 
 
 def _alter(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
@@ -694,6 +638,7 @@ def _grant(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
 
 def _set(toks: list[Tok], i: int, cats: set[str]) -> None:
     """SET [GLOBAL|SESSION|LOCAL] name {=|TO} value ; flags weaker logging."""
+    cats.add(_LITERAL)
     n = len(toks)
     while i < n and toks[i].kind == "word" and toks[i].text in ("GLOBAL", "SESSION", "LOCAL", "PERSIST", "@@GLOBAL", "SYSTEM"):
         i += 1
@@ -747,6 +692,10 @@ def _weak_logging(name: str, vals: list[str], cats: set[str]) -> None:
 
 def _set_config_call(toks: list[Tok], cats: set[str]) -> None:
     # SELECT set_config('pgaudit.log', 'none', false)
+    cats.add(_LITERAL)
     strs = [t.text for t in toks if t.kind == "str"]
     if len(strs) >= 2:
         _weak_logging(strs[0].upper(), [strs[1].upper()], cats)
+
+
+from auditwatch.detectors.sql import fast as _fast  # noqa: E402  (fast path uses classify_full)

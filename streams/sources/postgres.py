@@ -464,20 +464,19 @@ class PostgresParser:
             cur = _Cursor(text=text, parts=split_statements(text) or [text])
             self._cursors[sess] = cur
         if len(cur.parts) == 1:
-            return cur.parts[0], classify_one(cur.parts[0])
+            return cur.parts[0], _one(cur.parts[0])
         # several statements: the first unused one whose command matches
         cmd = command.upper()
         for i, part in enumerate(cur.parts):
             if i in cur.used:
                 continue
-            v = classify_one(part)
+            v = _one(part)
             if v.kind == cmd or v.kind.startswith(cmd) or cmd.startswith(v.kind):
                 if sub_id == "1":
                     cur.used.add(i)
                 return part, v
         # DO blocks and functions: the record's command is a statement inside the body
-        v = classify_one(cur.parts[0])
-        return cur.parts[0], v
+        return cur.parts[0], _one(cur.parts[0])
 
     # -- log_statement ----------------------------------------------------
     def _statement_events(self, rec: LogRecord, sql: str) -> list[Event]:
@@ -524,6 +523,12 @@ class PostgresParser:
             activity="sql",
             raw=raw,
         )
+
+
+def _one(stmt: str) -> SqlVerdict:
+    """One statement's verdict through the cached fast path (shared: read-only)."""
+    vs = classify(stmt)
+    return vs[0] if vs else classify_one(stmt)
 
 
 def _pid(prefix: str) -> str:
