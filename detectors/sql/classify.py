@@ -188,7 +188,7 @@ def _is_backupish(name: str) -> bool:
 
 
 def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest: int) -> None:
-    first = toks[0].text if toks[0].kind == "word" else toks[0].text
+    first = toks[0].text if toks[0].kind == "word" else ""
     v.family = _FAMILY.get(first, "other")
     w = _words(toks, 0, 6)
     if first == "DROP":
@@ -236,7 +236,7 @@ def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest:
         v.objects = names
         cats.add(DATA_DESTROY)
     else:
-        v.kind = " ".join(w[:1]) if w else first
+        v.kind = first or "UNKNOWN"
     if first in ("SELECT", "WITH", "CALL", "PERFORM") or v.kind == "SELECT":
         # functions that destroy replication/backups or reconfigure logging
         for t in toks:

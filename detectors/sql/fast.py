@@ -65,7 +65,12 @@ def classify(sql: str, dialect: str = "postgres") -> list[_c.SqlVerdict]:
     if not _cacheable(sql, dialect):
         stats["bypass"] += 1
         return _c.classify_full(sql, dialect)
-    key = (dialect, shape_re.sub("?", sql))
+    shape = shape_re.sub("?", sql)
+    if "'" in shape or (dialect == "mysql" and '"' in shape):
+        # an unterminated string: the lexer reads it to the end, the shape regex cannot
+        stats["bypass"] += 1
+        return _c.classify_full(sql, dialect)
+    key = (dialect, shape)
     hit = _cache.get(key)
     if hit is not None:
         stats["hits"] += 1
