@@ -34,3 +34,6 @@ def corpus() -> Path:
     d = corpus_dir()
     need(d.is_dir(), f"public log corpus not found at {d} (set AUDITWATCH_CORPUS to its path)")
     return d
+
+
+from tests.pgcluster import pg_cluster  # noqa: E402,F401  (the real PostgreSQL fixture, session-wide)

@@ -43,7 +43,7 @@ AGENT_USER = "agent_rw"
 AGENT_PASSWORD = "agent-rw-Secret-1"
 PROD_DB = "prod_app"
 
-_SEED_SQL = f"""
+_SEED_SQL = """
 CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, name text);
 INSERT INTO customers VALUES (1, 'ann@example.com', 'Ann'), (2, 'bob@example.com', 'Bob'),
                              (3, 'cyd@example.com', 'Cyd');

@@ -70,8 +70,8 @@ _WEAK_LOGGING = {
     "LOG_DISCONNECTIONS": {"OFF", "FALSE", "0"},
     "SESSION_REPLICATION_ROLE": {"REPLICA"},
     "SERVER_AUDIT_LOGGING": {"OFF", "0", "FALSE"},
-    "SQL_LOG_BIN": {"0", "OFF"},
-    "GENERAL_LOG": {"0", "OFF"},
+    "SQL_LOG_BIN": {"0", "OFF", "FALSE"},
+    "GENERAL_LOG": {"0", "OFF", "FALSE"},
     "AUDIT_LOG_DISABLE": {"1", "ON", "TRUE"},
     "PGAUDIT.LOG_LEVEL": set(),
 }
@@ -190,7 +190,6 @@ def _is_backupish(name: str) -> bool:
 def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest: int) -> None:
     first = toks[0].text if toks[0].kind == "word" else ""
     v.family = _FAMILY.get(first, "other")
-    w = _words(toks, 0, 6)
     if first == "DROP":
         _drop(toks, v, cats)
     elif first == "TRUNCATE":
@@ -209,7 +208,7 @@ def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest:
         v.kind = _dml_kind(toks)
         _dml(toks, v, cats, dialect)
     elif first == "ALTER":
-        _alter(toks, v, cats)
+        _alter(toks, v, cats, dialect)
     elif first in ("CREATE",):
         _create(toks, v, cats)
     elif first == "GRANT":
@@ -222,11 +221,23 @@ def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest:
         _set(toks, 1, cats)
     elif first == "COPY":
         v.kind = "COPY"
-        if _has_word(toks, "PROGRAM"):
+        if any(t.kind == "word" and t.text == "PROGRAM" and i and toks[i - 1].text in ("TO", "FROM")
+               for i, t in enumerate(toks)):
             cats.add(DANGEROUS_EXEC)
         name, _ = _qualified_name(toks, 1)
         if name:
             v.objects = [name]
+    elif first in ("EXPLAIN", "DESCRIBE", "DESC") and _explain_runs(toks):
+        v.kind = "EXPLAIN"
+        # EXPLAIN ANALYZE executes its statement: judge that statement
+        for k, t in enumerate(toks[1:], 1):
+            if t.depth == 0 and t.kind == "word" and t.text in (
+                    "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "WITH", "TABLE", "VALUES", "CREATE", "EXECUTE"):
+                inner = SqlVerdict(kind="UNKNOWN", family="other")
+                _analyse(toks[k:], inner, cats, dialect, nest)
+                v.objects = inner.objects
+                v.notes += inner.notes
+                break
     elif first == "DO":
         v.kind = "DO"
         v.family = "utility"
@@ -240,10 +251,11 @@ def _analyse(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str, nest:
     if first in ("SELECT", "WITH", "CALL", "PERFORM") or v.kind == "SELECT":
         # functions that destroy replication/backups or reconfigure logging
         for t in toks:
-            if t.kind == "word" and t.text in ("PG_DROP_REPLICATION_SLOT",):
+            fn = t.text.upper() if t.kind in _NAME_KINDS else ""
+            if fn == "PG_DROP_REPLICATION_SLOT":
                 cats.add(BACKUP_DESTROY)
                 v.notes.append("drops replication slot")
-            elif t.kind == "word" and t.text == "SET_CONFIG":
+            elif fn == "SET_CONFIG":
                 _set_config_call(toks, cats)
     # Look inside code that runs now: a DO block's body, and strings handed to
     # EXECUTE / PREPARE (dynamic SQL). A string in an INSERT is data, not code.
@@ -274,19 +286,21 @@ def _dynamic_sql(toks: list[Tok]) -> list[str]:
         while j < n and ((toks[j].kind == "word" and toks[j].text in ("FORMAT", "IMMEDIATE", "CONCAT")) or (toks[j].kind == "op" and toks[j].text == "(")):
             j += 1
         pieces: list[str] = []
-        while j < n and toks[j].kind in ("str", "dollar", "op", "word", "qid") and len(pieces) < 8:
+        while j < n and toks[j].kind in ("str", "dollar", "op", "word", "qid") and len(pieces) < 16:
             tk = toks[j]
             if tk.kind in ("str", "dollar"):
                 pieces.append(tk.text)
-            elif tk.kind == "op" and tk.text in ("|", ","):
-                pass
+            elif tk.kind == "op" and tk.text == "|":
+                pieces.append("")  # 'DR' || 'OP TABLE t' spells DROP TABLE t
+            elif tk.kind == "op" and tk.text == ",":
+                pieces.append(" ")
             elif tk.kind == "word" and not pieces:
                 break
             elif tk.kind == "op" and tk.text in (";", ")"):
                 break
             j += 1
         if pieces:
-            out.append(" x ".join(pieces))
+            out.append("".join(pieces))
     return out
 
 
@@ -375,8 +389,10 @@ def _dml(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str) -> None:
             continue
         if t.text in ("DELETE", "UPDATE"):
             prev = toks[i - 1].text if i and toks[i - 1].kind == "word" else ""
-            if t.text == "UPDATE" and prev in ("FOR", "KEY", "DO"):
-                continue  # row locks (FOR [NO KEY] UPDATE) and upserts (DO UPDATE, ON DUPLICATE KEY UPDATE)
+            if (t.text == "UPDATE" and prev in ("FOR", "KEY", "DO")) or prev == "THEN":
+                # row locks (FOR [NO KEY] UPDATE), upserts (DO UPDATE, ON DUPLICATE KEY
+                # UPDATE) and MERGE branches (WHEN MATCHED THEN UPDATE/DELETE) touch matched rows
+                continue
             j = i + 1
             if t.text == "DELETE":
                 # DELETE [LOW_PRIORITY|QUICK|IGNORE] FROM [ONLY] t
@@ -530,7 +546,7 @@ def _compare(a: Tok, b: Tok, op: str) -> bool:
         return False
 
 
-def _alter(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
+def _alter(toks: list[Tok], v: SqlVerdict, cats: set[str], dialect: str = "postgres") -> None:
     w = [t.text for t in toks[:3] if t.kind == "word"]
     target = w[1] if len(w) > 1 else ""
     v.kind = "ALTER " + target if target else "ALTER"
@@ -572,7 +588,7 @@ def _alter(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
                 cats.add(DATA_DESTROY)
                 v.notes.append("drop partition")
                 break
-        if words[:2] == ["RENAME", "TO"] or (words and words[0] == "RENAME" and "TO" in words and "COLUMN" not in words[:2]):
+        if _renames_table(words, dialect):
             cats.add(DATA_DESTROY)
             v.notes.append("rename table")
         if "DISABLE" in words and "TRIGGER" in words:
@@ -588,6 +604,29 @@ def _alter(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
         return
     if target in ("DEFAULT",):
         return
+
+
+def _explain_runs(toks: list[Tok]) -> bool:
+    """EXPLAIN ANALYZE (but not ANALYZE false/off/0) executes the statement it explains."""
+    for i, t in enumerate(toks):
+        if t.kind == "word" and t.text == "ANALYZE":
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            return not (nxt is not None and nxt.text.upper() in ("FALSE", "OFF", "0"))
+    return False
+
+
+def _renames_table(words: list[str], dialect: str) -> bool:
+    """ALTER TABLE t RENAME TO n (PostgreSQL; ``RENAME a TO b`` renames a column there);
+    MySQL also ``RENAME AS n`` and ``RENAME n``, but not RENAME COLUMN/INDEX/KEY."""
+    for i, w in enumerate(words):
+        if w != "RENAME":
+            continue
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if nxt in ("TO", "AS") and (dialect == "mysql" or nxt == "TO"):
+            return True
+        if dialect == "mysql" and nxt and nxt not in ("COLUMN", "INDEX", "KEY", "CONSTRAINT"):
+            return True
+    return False
 
 
 def _create(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
@@ -636,40 +675,49 @@ def _grant(toks: list[Tok], v: SqlVerdict, cats: set[str]) -> None:
         cats.add(PRIVILEGE_ESCALATE)
 
 
+_SCOPES = ("GLOBAL", "SESSION", "LOCAL", "PERSIST", "PERSIST_ONLY", "SYSTEM")
+
+
 def _set(toks: list[Tok], i: int, cats: set[str]) -> None:
-    """SET [GLOBAL|SESSION|LOCAL] name {=|TO} value ; flags weaker logging."""
+    """SET [GLOBAL|SESSION|LOCAL] name {=|TO} value [, ...]; flags weaker logging."""
     cats.add(_LITERAL)
     n = len(toks)
-    while i < n and toks[i].kind == "word" and toks[i].text in ("GLOBAL", "SESSION", "LOCAL", "PERSIST", "@@GLOBAL", "SYSTEM"):
-        i += 1
-    if i < n and toks[i].kind == "op" and toks[i].text == "@":
-        # MySQL @@global.x
-        while i < n and toks[i].kind == "op" and toks[i].text == "@":
+    while i < n:
+        while i < n and ((toks[i].kind == "word" and toks[i].text in _SCOPES) or toks[i].text in ("@", ".")):
+            i += 1  # SET GLOBAL x / SET @@session.x
+        name_parts: list[str] = []
+        while i < n and toks[i].kind in _NAME_KINDS:
+            name_parts.append(toks[i].text.upper())
+            if i + 1 < n and toks[i + 1].kind == "op" and toks[i + 1].text == ".":
+                i += 2
+                continue
             i += 1
-    name_parts: list[str] = []
-    while i < n and toks[i].kind in _NAME_KINDS:
-        name_parts.append(toks[i].text.upper())
-        if i + 1 < n and toks[i + 1].kind == "op" and toks[i + 1].text == ".":
-            i += 2
-            continue
-        i += 1
-        break
-    name = ".".join(name_parts)
-    if name.startswith("GLOBAL."):
-        name = name[7:]
-    if i < n and ((toks[i].kind == "op" and toks[i].text == "=") or (toks[i].kind == "word" and toks[i].text == "TO")):
-        i += 1
-    vals: list[str] = []
-    while i < n and not (toks[i].kind == "op" and toks[i].text in (";",)):
-        t = toks[i]
-        if t.kind == "op" and t.text == "-" and i + 1 < n and toks[i + 1].kind == "num":
-            vals.append("-" + toks[i + 1].text)
-            i += 2
-            continue
-        if t.kind in ("str", "word", "num", "qid"):
-            vals.append(t.text.upper().strip())
-        i += 1
-    _weak_logging(name, vals, cats)
+            break
+        while name_parts and name_parts[0] in _SCOPES:
+            name_parts.pop(0)
+        name = ".".join(name_parts)
+        if i < n and ((toks[i].kind == "op" and toks[i].text in ("=", ":")) or (toks[i].kind == "word" and toks[i].text == "TO")):
+            i += 1
+            if i < n and toks[i].text == "=":  # :=
+                i += 1
+        vals: list[str] = []
+        depth = toks[i].depth if i < n else 0
+        while i < n and not (toks[i].kind == "op" and toks[i].text in (";",)):
+            t = toks[i]
+            if t.kind == "op" and t.text == "," and t.depth == depth and not name.startswith("PGAUDIT."):
+                i += 1
+                break  # next assignment (pgaudit.log values are themselves comma lists in one string)
+            if t.kind == "op" and t.text == "-" and i + 1 < n and toks[i + 1].kind == "num":
+                vals.append("-" + toks[i + 1].text)
+                i += 2
+                continue
+            if t.kind in ("str", "word", "num", "qid"):
+                vals.append(t.text.upper().strip())
+            i += 1
+        if name:
+            _weak_logging(name, vals, cats)
+        if not name:
+            break
 
 
 def _weak_logging(name: str, vals: list[str], cats: set[str]) -> None:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 
 from auditwatch.detectors.sql import classify as _c
+from auditwatch.detectors.sql.lexer import NUM
 
 CACHE_MAX = 65_536
 
-_NUM = r"(?<![A-Za-z_0-9$])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?"
+_NUM = NUM
 # literals only: strings and numbers become "?"
 _SHAPE = {
     "postgres": re.compile(r"'(?:[^']|'')*'|" + _NUM),

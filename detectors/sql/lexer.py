@@ -20,8 +20,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+# Numbers, shared with the fast path's shape regex (both must see the same literals):
+# hex and binary literals first, so 0xDEADBEEF never leaves as "? xDEADBEEF".
+NUM = r"(?<![A-Za-z_0-9$])(?:0[xX][0-9A-Fa-f]+(?![A-Za-z_0-9$])|0[bB][01]+(?![A-Za-z_0-9$])|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"
+
 _COMMON_TAIL = r"""
-  | (?P<num>(?<![A-Za-z_0-9$])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
+  | (?P<num>""" + NUM + r""")
   | (?P<word>[A-Za-z_\x80-\U0010ffff][A-Za-z_0-9$\x80-\U0010ffff]*)
   | (?P<param>\$\d+|\?|(?<!:):[A-Za-z_]\w*)
   | (?P<op>[^\sA-Za-z_0-9'"`$])
@@ -90,9 +94,9 @@ def lex(sql: str, dialect: str = "postgres") -> Iterator[tuple[str, str, int, in
         kind = m.lastgroup or "op"
         end = m.end()
         if kind == "bc":
-            if mysql and sql.startswith("/*!", pos):
-                # executable comment: "/*!50001 DROP TABLE t */" runs DROP TABLE t
-                end = pos + 3
+            if mysql and (sql.startswith("/*!", pos) or sql.startswith("/*M!", pos)):
+                # executable comment: "/*!50001 DROP TABLE t */" runs DROP TABLE t (MariaDB: /*M!)
+                end = pos + (3 if sql[pos + 2] == "!" else 4)
                 while end < n and sql[end].isdigit():
                     end += 1
                 exec_comments += 1

@@ -21,7 +21,7 @@ import pytest
 from auditwatch.model import Event
 from auditwatch.streams.reader import read_path
 from auditwatch.streams.sources.base import DeadLetter
-from tests.pgcluster import ADMIN_USER, AGENT_USER, PROD_DB, PgCluster, pg_cluster  # noqa: F401
+from tests.pgcluster import ADMIN_USER, AGENT_USER, PROD_DB, PgCluster
 
 pytestmark = pytest.mark.system
 
