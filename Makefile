@@ -22,6 +22,7 @@ test: install
 
 bench: install
 	@$(BIN)/auditwatch bench pipeline
+	@$(BIN)/auditwatch bench sql
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

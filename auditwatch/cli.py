@@ -137,7 +137,7 @@ def bench_pipeline(as_json: bool, n_events: int) -> None:
 
 @bench.command("sql")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--statements", "n", default=20_000, show_default=True)
+@click.option("--statements", "n", default=50_000, show_default=True)
 def bench_sql(as_json: bool, n: int) -> None:
     """SQL analysis: fast path vs sqlparse on every statement, same run, same statements."""
     from auditwatch.bench.sql import render, run_bench
