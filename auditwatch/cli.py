@@ -32,7 +32,7 @@ def main() -> None:
               help="How alerts are printed.")
 @click.option("--events", is_flag=True, help="Print every normalised event (JSON lines) instead of alerts.")
 @click.option("--input-format", default="auto", show_default=True,
-              help="Source format: auto, cloudtrail, postgres-jsonlog, postgres-csvlog, postgres-stderr.")
+              help="Source format (auto-detected by default); `auditwatch formats` lists them.")
 @click.option("--environment", default="", help="Declare the environment of every event in these files.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 def replay(config: str | None, fmt: str, events: bool, input_format: str, environment: str,
@@ -105,6 +105,16 @@ def run(config: str) -> None:
 
     cfg = _load(config)
     serve(cfg)
+
+
+@main.command()
+def formats() -> None:
+    """List the input formats auditwatch reads (for --input-format and sources[].format)."""
+    from auditwatch.streams.sources.detect import ALIASES, SOURCES
+
+    for name in sorted(SOURCES):
+        aliases = sorted(a for a, n in ALIASES.items() if n == name)
+        click.echo(name + (f"  (also: {', '.join(aliases)})" if aliases else ""))
 
 
 @main.command()

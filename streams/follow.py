@@ -16,6 +16,7 @@ from auditwatch.model import SourceRef
 from auditwatch.streams.reader import make_parser
 from auditwatch.streams.sources.base import DeadLetter, Item, Line, LineParser, ParseContext
 from auditwatch.streams.sources.detect import canonical, detect
+from auditwatch.streams.sources.json_records import JsonLinesParser
 
 MAX_LINE = 16 * 1024 * 1024  # a "line" longer than this is dead-lettered in pieces, not held forever
 
@@ -67,10 +68,14 @@ class FileFollower:
 
     def _ensure_parser(self, head: bytes) -> LineParser | None:
         if self._parser is None:
+            ctx = ParseContext(str(self.path), self.environment, observed=time.time())
             fmt = self.fmt if self.fmt != "auto" else detect(head)
             if fmt is None:
-                return None
-            self._parser = make_parser(fmt, ParseContext(str(self.path), self.environment, observed=time.time()))
+                if head.lstrip()[:1] != b"{":
+                    return None
+                self._parser = JsonLinesParser(ctx)  # JSON lines: each record finds its source
+            else:
+                self._parser = make_parser(fmt, ctx)
         return self._parser
 
     def poll(self) -> list[Item]:

@@ -14,10 +14,10 @@ from typing import BinaryIO
 import orjson
 
 from auditwatch.model import SourceRef
-from auditwatch.streams.sources import cloudtrail
 from auditwatch.streams.sources.base import DeadLetter, Item, Line, LineParser, ParseContext
-from auditwatch.streams.sources.detect import canonical, detect, is_json_lines
-from auditwatch.streams.sources.postgres import PostgresParser
+from auditwatch.streams.sources.detect import SOURCES, canonical, detect, is_json_lines
+from auditwatch.streams.sources.json_records import JsonLinesParser, dispatch
+from auditwatch.streams.sources.registry import SourceSpec
 
 # A whole-document JSON file (CloudTrail's S3 delivery) is read at once; above
 # this it is refused with a dead letter instead of exhausting memory.
@@ -26,12 +26,10 @@ HEAD_BYTES = 64 * 1024
 
 
 def make_parser(fmt: str, ctx: ParseContext) -> LineParser:
-    fmt = canonical(fmt)
-    if fmt == "cloudtrail":
-        return cloudtrail.CloudTrailParser(ctx)
-    if fmt.startswith("postgres-"):
-        return PostgresParser(ctx, fmt.split("-", 1)[1])
-    raise ValueError(f"no line parser for {fmt!r}")
+    spec = SOURCES[canonical(fmt)]
+    if spec.line_parser is None:
+        return JsonLinesParser(ctx, only=spec)
+    return spec.line_parser(ctx)
 
 
 def open_maybe_gzip(path: Path) -> BinaryIO:
@@ -58,13 +56,18 @@ def read_stream(stream: BinaryIO, name: str, fmt: str = "auto", environment: str
     f = canonical(fmt)
     if f == "auto":
         f = detect(head) or "unknown"
-    if f == "cloudtrail" and head.lstrip()[:1] in (b"{", b"[") and not is_json_lines(head):
-        yield from _read_document(stream, name, ctx)
-        return
     if f == "unknown":
-        yield from _unknown(stream, name)
+        if head.lstrip()[:1] in (b"{", b"["):
+            f = "json"  # JSON that no sniffer claimed: let each record find its source
+        else:
+            yield from _unknown(stream, name)
+            return
+    spec = SOURCES.get(f)
+    json_input = spec is None or spec.is_record is not None or spec.document is not None
+    if json_input and head.lstrip()[:1] in (b"{", b"[") and not is_json_lines(head):
+        yield from _read_document(stream, name, ctx, spec)
         return
-    parser = make_parser(f, ctx)
+    parser = JsonLinesParser(ctx, only=spec) if spec is None or spec.line_parser is None else make_parser(f, ctx)
     yield from drive(parser, _lines(stream, name, parser.type))
 
 
@@ -110,8 +113,9 @@ def _lines(stream: BinaryIO, name: str, typ: str) -> Iterator[Line | DeadLetter]
         yield DeadLetter(f"stream ended with an error: {e}", SourceRef(typ, name, line=lineno + 1, offset=offset))
 
 
-def _read_document(stream: BinaryIO, name: str, ctx: ParseContext) -> Iterator[Item]:
-    ref = SourceRef("cloudtrail", name, line=1, offset=0)
+def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceSpec | None) -> Iterator[Item]:
+    typ = spec.name if spec else "json"
+    ref = SourceRef(typ, name, line=1, offset=0)
     try:
         data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except (OSError, EOFError, zlib.error) as e:
@@ -123,15 +127,15 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext) -> Iterator[I
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        # JSON lines whose first line is broken look like a document; if other lines
+        # JSON lines whose first lines are broken look like a document; if other lines
         # stand on their own, read it as lines so one bad record costs one record
-        items = list(drive(cloudtrail.CloudTrailParser(ctx), _lines(io.BytesIO(data), name, "cloudtrail")))  # type: ignore[arg-type]
+        items = list(drive(JsonLinesParser(ctx, only=spec), _lines(io.BytesIO(data), name, typ)))  # type: ignore[arg-type]
         if any(not isinstance(i, DeadLetter) for i in items):
             yield from items
             return
         yield DeadLetter(f"invalid JSON document: {e}", ref, data.decode("utf-8", "backslashreplace"))
         return
-    yield from cloudtrail.parse_document(doc, ref, ctx)
+    yield from dispatch(doc, ref, ctx, raw_text="", only=spec)
 
 
 def _unknown(stream: BinaryIO, name: str) -> Iterator[Item]:

@@ -16,7 +16,9 @@ import orjson
 from auditwatch.detectors.taxonomy import cloudtrail_categories
 from auditwatch.errors import ParseError
 from auditwatch.model import Action, Actor, Event, Resource, SourceRef
-from auditwatch.streams.sources.base import DeadLetter, Item, Line, ParseContext, stable_id
+from auditwatch.streams.sources.base import DeadLetter, Item, ParseContext, stable_id
+from auditwatch.streams.sources.json_records import JsonLinesParser
+from auditwatch.streams.sources.registry import SourceSpec, register
 from auditwatch.timeparse import parse_time
 
 TYPE = "cloudtrail"
@@ -191,29 +193,6 @@ def _summary(name: str, params: Any) -> str:
     return f"{name}({', '.join(bits)})" if bits else name
 
 
-class CloudTrailParser:
-    """One CloudTrail record (or a whole one-line document) per line."""
-
-    type = TYPE
-
-    def __init__(self, ctx: ParseContext) -> None:
-        self.ctx = ctx
-
-    def feed(self, line: Line) -> list[Item]:
-        text = line.text.strip()
-        if not text:
-            return []
-        ref = SourceRef(TYPE, self.ctx.source_name, line=line.lineno, offset=line.offset)
-        try:
-            doc = orjson.loads(text)
-        except orjson.JSONDecodeError as e:
-            return [DeadLetter(f"invalid JSON: {e}", ref, line.text)]
-        return parse_document(doc, ref, self.ctx, raw_text=line.text)
-
-    def flush(self) -> list[Item]:
-        return []
-
-
 def parse_document(doc: Any, ref: SourceRef, ctx: ParseContext, raw_text: str = "") -> list[Item]:
     out: list[Item] = []
     try:
@@ -230,3 +209,29 @@ def parse_document(doc: Any, ref: SourceRef, ctx: ParseContext, raw_text: str = 
             out.append(DeadLetter(f"cannot normalise: {type(e).__name__}: {e}", r,
                                   orjson.dumps(rec, default=str).decode()))
     return out
+
+
+def _sniff(head: bytes) -> bool:
+    s = head.lstrip()
+    if s[:1] not in (b"{", b"["):
+        return False
+    first = s.split(b"\n", 1)[0]
+    return (b'"eventVersion"' in s[:65536] or b'"eventSource"' in s[:65536] or b'"Records"' in s[:200]
+            or b'"detail-type"' in first or s.startswith((b"[]", b"[ ]")))
+
+
+def _document(doc: Any, ref: SourceRef, ctx: ParseContext) -> list[Item] | None:
+    if isinstance(doc, dict) and "Records" in doc:
+        return parse_document(doc, ref, ctx)
+    return None
+
+
+SPEC = register(SourceSpec(
+    name=TYPE,
+    sniff=_sniff,
+    line_parser=lambda ctx: JsonLinesParser(ctx, only=SPEC),
+    is_record=lambda obj: is_record(unwrap(obj)),
+    normalise=lambda obj, ref, ctx: [normalise(obj, ref, ctx)],
+    document=_document,
+    priority=50,
+))

@@ -31,6 +31,7 @@ import orjson
 from auditwatch.detectors.sql.classify import SqlVerdict, classify, classify_one, split_statements
 from auditwatch.model import Action, Actor, Event, Resource, SourceRef
 from auditwatch.streams.sources.base import DeadLetter, Item, Line, ParseContext, stable_id
+from auditwatch.streams.sources.registry import SourceSpec, register
 from auditwatch.timeparse import parse_time
 
 TYPE = "postgres"
@@ -577,3 +578,25 @@ def _unwrap_shipper(text: str) -> str:
         if _STDERR_RE.match(inner):
             return inner
     return text
+
+
+_CSV_HEAD = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [A-Za-z]{1,5}|[+-]\d\d)?,")
+_PG_LINE = re.compile(rb"(?m)^(?:.*?\d\d:\d\d:\d\d.*?)?\b(?:LOG|ERROR|FATAL|WARNING|NOTICE|STATEMENT|DETAIL):  ")
+
+
+def _sniff_jsonlog(head: bytes) -> bool:
+    s = head.lstrip()
+    return s[:1] == b"{" and b'"error_severity"' in s.split(b"\n", 1)[0]
+
+
+def _sniff_stderr(head: bytes) -> bool:
+    h = head[:65536]
+    return bool(_PG_LINE.search(h)) or b"AUDIT: SESSION," in h or b"AUDIT: OBJECT," in h
+
+
+register(SourceSpec(name="postgres-jsonlog", sniff=_sniff_jsonlog, priority=40, aliases=("jsonlog",),
+                    line_parser=lambda ctx: PostgresParser(ctx, "jsonlog")))
+register(SourceSpec(name="postgres-csvlog", sniff=lambda h: bool(_CSV_HEAD.match(h.lstrip())), priority=60,
+                    aliases=("csvlog",), line_parser=lambda ctx: PostgresParser(ctx, "csvlog")))
+register(SourceSpec(name="postgres-stderr", sniff=_sniff_stderr, priority=200,
+                    aliases=("postgres", "stderr", "pgaudit"), line_parser=lambda ctx: PostgresParser(ctx, "stderr")))
