@@ -1,0 +1,1 @@
+"""Per-source action tables: API/method/operation names -> taxonomy categories (data, not code)."""
