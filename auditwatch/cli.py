@@ -130,6 +130,47 @@ def sql(dialect: str, sql: tuple[str, ...]) -> None:
 
 
 @main.group()
+def rules() -> None:
+    """Detection rules: test them on their samples, lint them."""
+
+
+@rules.command("test")
+@click.argument("path", required=False, type=click.Path(exists=True))
+def rules_test(path: str | None) -> None:
+    """Run every rule's samples (the built-in pack, or the rules under PATH)."""
+    from auditwatch.detectors.rules.loader import load_dir
+    from auditwatch.detectors.rules.samples import run_samples
+
+    loaded, errors = load_dir(path)
+    for e in errors:
+        click.echo(f"ERROR {e}", err=True)
+    results = run_samples(loaded)
+    bad = [r for r in results if not r.ok]
+    for r in results:
+        mark = "ok  " if r.ok else "FAIL"
+        detail = f" ({r.problem})" if r.problem else ("" if r.ok else f" (expected {r.expect}, fired {r.fired})")
+        click.echo(f"{mark} {r.rule_id}: {r.name}{detail}" + ("" if r.ok else f"  [{r.file}:{r.line}]"))
+    click.echo(f"{len(loaded)} rules, {len(results) - len(bad)} samples passed, {len(bad)} failed, "
+               f"{len(errors)} rule files with errors")
+    if bad or errors:
+        raise SystemExit(1)
+
+
+@rules.command("lint")
+@click.argument("path", required=False, type=click.Path(exists=True))
+def rules_lint(path: str | None) -> None:
+    """Check rule files; each problem is reported as FILE:LINE: message."""
+    from auditwatch.detectors.rules.loader import load_dir
+
+    loaded, errors = load_dir(path)
+    for e in errors:
+        click.echo(str(e), err=True)
+    click.echo(f"{len(loaded)} rules ok, {len(errors)} with errors")
+    if errors:
+        raise SystemExit(1)
+
+
+@main.group()
 def bench() -> None:
     """Benchmarks that print numbers."""
 

@@ -79,9 +79,17 @@ class DetectorOverride(_Strict):
     severity: Literal["info", "low", "medium", "high", "critical"] | None = None
 
 
+class AnomalyConfig(_Strict):
+    enabled: bool = True
+    learn_seconds: float = 7 * 86400  # event time before anomaly detectors may alert
+
+
 class DetectorsConfig(_Strict):
-    destroy_pair_window_seconds: float = 600.0
+    builtin_rules: bool = True  # the rule pack shipped in detectors/rules/pack
+    rules: list[str] = Field(default_factory=list)  # more rule files or directories
+    allowed_lateness_seconds: float = 60.0
     incident_window_seconds: float = 1800.0
+    anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
     overrides: dict[str, DetectorOverride] = Field(default_factory=dict)
 
 

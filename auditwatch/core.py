@@ -2,25 +2,35 @@
 
 Plain synchronous Python over in-memory objects with an injected clock: it
 knows nothing of files, Kafka or HTTP, so the embedded runner and the Faust
-workers run exactly the same code.
+workers run exactly the same code. Detection is the rule engine (the built-in
+pack plus the user's rules) and the anomaly detectors; their state can be
+dumped and loaded so it survives restarts.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-import auditwatch.detectors.agent_destroys_protected  # noqa: F401  (registers)
-import auditwatch.detectors.data_and_backup_destroyed  # noqa: F401
-import auditwatch.detectors.destructive_in_protected  # noqa: F401
-import auditwatch.detectors.logging_disabled  # noqa: F401
 from auditwatch.config import Config, EnvironmentsConfig
-from auditwatch.detectors.base import REGISTRY, Detector, DetectorContext
+from auditwatch.detectors.anomaly.anomalous_sequence import AnomalousSequence
+from auditwatch.detectors.anomaly.base import AnomalyDetector
+from auditwatch.detectors.anomaly.first_time_seen import FirstTimeSeen
+from auditwatch.detectors.anomaly.off_hours import OffHours
+from auditwatch.detectors.anomaly.rate_anomaly import RateAnomaly
+from auditwatch.detectors.rules.engine import RuleEngine
+from auditwatch.detectors.rules.loader import PACK_DIR, Rule, load_dir
+from auditwatch.errors import ConfigError
 from auditwatch.incidents import Incident, IncidentGrouper
 from auditwatch.model import Alert, Event
 from auditwatch.streams.identity.attribute import Attributor
 from auditwatch.streams.identity.registry import Registry, load_registry
+
+log = logging.getLogger("auditwatch.core")
 
 
 class EnvironmentResolver:
@@ -66,11 +76,32 @@ class Decision:
     incidents: list[tuple[Incident, bool]] = field(default_factory=list)  # (incident, created)
 
 
+def load_rules(config: Config) -> list[Rule]:
+    protected = frozenset(config.environments.protected)
+    rules: list[Rule] = []
+    sources = ([str(PACK_DIR)] if config.detectors.builtin_rules else []) + [
+        str(config.path(p)) for p in config.detectors.rules]
+    for src in sources:
+        loaded, errors = load_dir(src, protected)
+        if errors:
+            raise ConfigError("invalid rules:\n" + "\n".join(str(e) for e in errors))
+        rules += loaded
+    ids = [r.id for r in rules]
+    dup = {i for i in ids if ids.count(i) > 1}
+    if dup:
+        raise ConfigError(f"duplicate rule ids across rule sources: {', '.join(sorted(dup))}")
+    for r in rules:
+        ov = config.detectors.overrides.get(r.id)
+        if ov is not None:
+            r.enabled = ov.enabled
+            if ov.severity:
+                r.severity = ov.severity
+    return rules
+
+
 class Core:
     def __init__(self, config: Config, registry: Registry | None = None,
-                 clock: Callable[[], float] | None = None) -> None:
-        import time
-
+                 clock: Callable[[], float] | None = None, rules: list[Rule] | None = None) -> None:
         self.config = config
         self.clock = clock or time.time
         if registry is None:
@@ -79,35 +110,46 @@ class Core:
         self.registry = registry
         self.attributor = Attributor(registry)
         self.envs = EnvironmentResolver(config.environments)
-        protected = frozenset(config.environments.protected)
-        # registry entries may declare environments protected too ("prod-eu" ...)
-        ctx = DetectorContext(protected_environments=protected,
-                              destroy_pair_window_seconds=config.detectors.destroy_pair_window_seconds)
-        self.detectors: list[Detector] = []
-        for did, cls in sorted(REGISTRY.items()):
-            ov = config.detectors.overrides.get(did)
-            if ov is not None and not ov.enabled:
-                continue
-            self.detectors.append(cls(ctx))
-        self._severity_override = {k: v.severity for k, v in config.detectors.overrides.items() if v.severity}
+        self.rules = rules if rules is not None else load_rules(config)
+        self.engine = RuleEngine(self.rules, allowed_lateness=config.detectors.allowed_lateness_seconds)
+        self.anomaly: list[AnomalyDetector] = []
+        an = config.detectors.anomaly
+        if an.enabled:
+            protected = frozenset(config.environments.protected)
+            for det in (FirstTimeSeen(an.learn_seconds, protected), RateAnomaly(an.learn_seconds),
+                        OffHours(an.learn_seconds), AnomalousSequence(an.learn_seconds)):
+                ov = config.detectors.overrides.get(det.id)
+                if ov is not None and not ov.enabled:
+                    continue
+                if ov is not None and ov.severity:
+                    det.severity = ov.severity  # type: ignore[misc]
+                self.anomaly.append(det)
         self.grouper = IncidentGrouper(config.detectors.incident_window_seconds)
 
     def handle(self, ev: Event) -> Decision:
         self.envs.resolve(ev)
         self.attributor.attribute(ev)
         d = Decision()
-        for det in self.detectors:
+        alerts = self.engine.on_event(ev)
+        for det in self.anomaly:
             try:
-                alerts = det.on_event(ev)
+                alerts += det.on_event(ev)
             except Exception as e:  # a detector bug costs that detector's verdict, not the stream
-                import logging
-
-                logging.getLogger("auditwatch.core").exception("detector %s failed on %s: %s", det.id, ev.event_id, e)
-                continue
-            for a in alerts:
-                sev = self._severity_override.get(a.rule_id)
-                if sev:
-                    a.severity = sev  # type: ignore[assignment]
-                d.alerts.append(a)
-                d.incidents.append(self.grouper.add(a))
+                log.exception("detector %s failed on %s: %s", det.id, ev.event_id, e)
+        for a in alerts:
+            d.alerts.append(a)
+            d.incidents.append(self.grouper.add(a))
         return d
+
+    # -- state that survives a restart ------------------------------------------
+    def dump_state(self) -> dict[str, Any]:
+        return {"version": 1, "rules": self.engine.dump(), "anomaly": {d.id: d.dump() for d in self.anomaly}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state.get("version") != 1:
+            log.warning("ignoring detector state of unknown version %r", state.get("version"))
+            return
+        self.engine.load(state.get("rules", {}))
+        for d in self.anomaly:
+            if d.id in state.get("anomaly", {}):
+                d.load(state["anomaly"][d.id])

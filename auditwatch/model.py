@@ -87,6 +87,9 @@ class Identity:
     evidence: tuple[str, ...] = ()
     environments: tuple[str, ...] = ()  # registry scope, empty = unrestricted/unknown
     protected: bool = False  # never revoked automatically (break-glass, on-call)
+    purpose: str = ""  # what the credential was issued for (registry)
+    # categories the registry allows this identity (None = not declared, unrestricted)
+    allowed_categories: tuple[str, ...] | None = None
 
     def brief(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "confidence": round(self.confidence, 2),
@@ -153,6 +156,8 @@ class Alert:
     reason: str = ""
     alert_id: str = ""
     incident_id: str = ""
+    joined: bool = False  # a later match inside the rule's suppression window: not notified again
+    baseline: dict[str, Any] | None = None  # anomaly alerts: the numbers that made them fire
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +172,8 @@ class Alert:
             "attack": list(self.attack),
             "response": self.response,
             "reason": self.reason,
+            "joined": self.joined,
+            **({"baseline": self.baseline} if self.baseline is not None else {}),
             "evidence": [
                 {
                     "source": _drop_none(asdict(e.source)),

@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS offsets (
     offset INTEGER NOT NULL,
     lineno INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS detector_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    saved REAL NOT NULL,
+    body BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -192,6 +197,14 @@ class Store:
         self.conn().execute("INSERT INTO offsets(path, inode, offset, lineno) VALUES (?,?,?,?) ON CONFLICT(path)"
                             " DO UPDATE SET inode=excluded.inode, offset=excluded.offset, lineno=excluded.lineno",
                             (path, inode, offset, lineno))
+
+    def save_state(self, state: dict[str, Any], now: float) -> None:
+        self.conn().execute("INSERT INTO detector_state(id, saved, body) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE"
+                            " SET saved=excluded.saved, body=excluded.body", (now, orjson.dumps(state)))
+
+    def load_state(self) -> dict[str, Any] | None:
+        r = self.conn().execute("SELECT body FROM detector_state WHERE id = 1").fetchone()
+        return orjson.loads(r[0]) if r else None
 
     def close(self) -> None:
         c = getattr(self._local, "conn", None)

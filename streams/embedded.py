@@ -98,11 +98,18 @@ def _credentials(e: Event) -> list[tuple[str, str]]:
 class Pipeline:
     def __init__(self, config: Config, *, store: Store | None = None, core: Core | None = None,
                  sender: Sender | None = None, on_alert: Callable[[Alert, dict[str, Any]], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, persist_state: bool = False) -> None:
         self.config = config
         self.clock = clock
         self.core = core or Core(config, clock=clock)
         self.store = store or Store(config.path(config.store) if config.store != ":memory:" else ":memory:")
+        # run mode keeps detector state (open sequences, baselines) across restarts;
+        # replay starts fresh so a backtest sees only the history it is given
+        self.persist_state = persist_state
+        if persist_state:
+            st = self.store.load_state()
+            if st:
+                self.core.load_state(st)
         self.dead = DeadLetterSink(config.path(config.dead_letter) if config.dead_letter else None)
         self.on_alert = on_alert
         self.events = 0
@@ -204,7 +211,12 @@ class Pipeline:
             time.sleep(0.005)
         return self.store.pending_count() == 0
 
+    def save_state(self) -> None:
+        if self.persist_state:
+            self.store.save_state(self.core.dump_state(), self.clock())
+
     def close(self, drain_timeout: float = 10.0) -> None:
+        self.save_state()
         self.drain(drain_timeout)
         if self.worker is not None:
             self.worker.stop()

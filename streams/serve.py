@@ -29,6 +29,7 @@ from auditwatch.streams.sources.detect import canonical
 log = logging.getLogger("auditwatch.serve")
 
 MAX_INGEST_BYTES = 64 * 1024 * 1024
+STATE_SAVE_SECONDS = 5.0  # detector state checkpoint; a crash replays at most this much state
 INGEST_TOKEN_ENV = "AUDITWATCH_INGEST_TOKEN"
 
 
@@ -40,7 +41,7 @@ class Service:
         def printer(_a: Any, ad: dict[str, Any]) -> None:
             print(jsonl(ad), flush=True)
 
-        self.pipe = Pipeline(cfg, on_alert=printer)
+        self.pipe = Pipeline(cfg, on_alert=printer, persist_state=True)
         self.followers: list[FileFollower] = []
         for s in cfg.sources:
             path = str(cfg.path(s.path))
@@ -51,7 +52,11 @@ class Service:
         self.token = os.environ.get(INGEST_TOKEN_ENV, "")
 
     async def follow(self) -> None:
+        last_save = time.monotonic()
         while not self.stopping.is_set():
+            if time.monotonic() - last_save > STATE_SAVE_SECONDS:
+                self.pipe.save_state()
+                last_save = time.monotonic()
             for f in self.followers:
                 for item in f.poll():
                     self.pipe.process(item)

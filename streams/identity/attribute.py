@@ -89,7 +89,8 @@ class Attributor:
         if hit is not None:
             e, why = hit
             return Identity(id=e.id, kind=e.kind, confidence=0.99, owner=e.owner, evidence=(why,),
-                            environments=tuple(e.environments), protected=e.protected)
+                            environments=tuple(e.environments), protected=e.protected, purpose=e.purpose,
+                            allowed_categories=None if e.allowed_categories is None else tuple(e.allowed_categories))
         for marker, where in ((a.source_identity, "sourceIdentity"), (a.application_name, "application_name"),
                               (a.tags.get("agent", ""), "session tag agent")):
             m = _DECLARED.match(marker) if marker else None

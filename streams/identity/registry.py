@@ -42,6 +42,9 @@ class RegistryEntry(BaseModel):
     environments: list[str] = Field(default_factory=list)
     protected: bool = False  # break-glass / on-call: never revoked automatically
     purpose: str = ""  # what the credential was issued for (least-privilege checks)
+    # the action categories this identity may perform; anything else is outside its
+    # purpose (e.g. a DNS token: []). Omit for "not declared".
+    allowed_categories: list[str] | None = None
     match: Match = Field(default_factory=Match)
 
 

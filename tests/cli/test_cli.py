@@ -57,12 +57,17 @@ def test_replay_jsonl_alert_shape(demo_files: dict[str, Path]) -> None:
     p = run("replay", "--config", str(demo_files["config"]), "--format", "jsonl",
             str(demo_files["cloudtrail"]), str(demo_files["postgres"]))
     alerts = [json.loads(line) for line in p.stdout.splitlines()]
-    assert len(alerts) == 6
+    assert len(alerts) == 10
+    assert sorted({(a["identity"]["id"], a["rule_id"]) for a in alerts}) == [
+        ("agent:dana-cursor", "agent-destroys-protected"), ("agent:dana-cursor", "agent-outside-scope"),
+        ("agent:dana-cursor", "data-and-backup-destroyed"),
+        ("arn:aws:iam::111122223333:user/domains-manager", "agent-destroys-protected"),
+        ("arn:aws:iam::111122223333:user/domains-manager", "data-and-backup-destroyed")]
     for a in alerts:
         assert a["severity"] in ("info", "low", "medium", "high", "critical")
         assert set(a["identity"]) >= {"id", "kind", "confidence"}
         assert isinstance(a["categories"], list) and a["categories"]
-        assert a["rule_id"] in ("agent-destroys-protected", "data-and-backup-destroyed")
+        assert a["identity"]["kind"] == "agent"
         for e in a["evidence"]:
             assert set(e) >= {"source", "event_id", "time", "action", "resource"}
     # without a webhook configured the revocation is recorded, not silently lost
@@ -90,7 +95,7 @@ def test_malformed_line_is_dead_lettered_and_the_rest_processed(tmp_path: Path, 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"registry: {demo_files['registry']}\nstore: ':memory:'\ndead_letter: {dl}\n")
     p = run("replay", "--config", str(cfg), "--format", "jsonl", str(bad))
-    assert len(p.stdout.splitlines()) == 4  # the agent's alerts still come out
+    assert len(p.stdout.splitlines()) == 8  # the agent's alerts still come out
     assert "16 events, 1 dead letters" in p.stderr
     (rec,) = [json.loads(x) for x in dl.read_text().splitlines()]
     assert rec["reason"].startswith("invalid JSON") and rec["source"]["line"] == 4
@@ -100,7 +105,7 @@ def test_malformed_line_is_dead_lettered_and_the_rest_processed(tmp_path: Path, 
 def test_replay_from_stdin(demo_files: dict[str, Path]) -> None:
     p = run("replay", "--format", "jsonl", "--config", str(demo_files["config"]), "-",
             stdin=demo_files["postgres"].read_bytes())
-    assert len(p.stdout.splitlines()) == 4
+    assert len(p.stdout.splitlines()) == 8
 
 
 def test_config_errors_name_the_key(tmp_path: Path) -> None:
@@ -108,9 +113,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     cfg.write_text("responders:\n  webhook:\n    url: http://x\n    secret: plain-text\n")
     p = run("replay", "--config", str(cfg), "/dev/null", check=False)
     assert p.returncode != 0 and "responders.webhook.secret" in p.stderr and "secret_env" in p.stderr
-    cfg.write_text("detectors:\n  destroy_pair_window_seconds: soon\n")
+    cfg.write_text("detectors:\n  allowed_lateness_seconds: soon\n")
     p = run("replay", "--config", str(cfg), "/dev/null", check=False)
-    assert p.returncode != 0 and "detectors.destroy_pair_window_seconds" in p.stderr
+    assert p.returncode != 0 and "detectors.allowed_lateness_seconds" in p.stderr
 
 
 def test_sql_command() -> None:

@@ -1,0 +1,1 @@
+"""Anomaly detectors: each learns a baseline, then alerts with the numbers that made it fire."""
