@@ -34,9 +34,12 @@ def main() -> None:
 @click.option("--input-format", default="auto", show_default=True,
               help="Source format (auto-detected by default); `auditwatch formats` lists them.")
 @click.option("--environment", default="", help="Declare the environment of every event in these files.")
+@click.option("--stats", is_flag=True,
+              help="Backtest: print per rule how many alerts and incidents it would have raised (implies --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Decide responses but send none (no revocation leaves).")
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
-def replay(config: str | None, fmt: str, events: bool, input_format: str, environment: str,
-           files: tuple[str, ...]) -> None:
+def replay(config: str | None, fmt: str, events: bool, input_format: str, environment: str, stats: bool,
+           dry_run: bool, files: tuple[str, ...]) -> None:
     """Read FILES to the end and print alerts (or events). '-' reads stdin."""
     from auditwatch.responders.console import jsonl, table_header, table_row
     from auditwatch.streams.embedded import Pipeline
@@ -44,6 +47,8 @@ def replay(config: str | None, fmt: str, events: bool, input_format: str, enviro
     from auditwatch.streams.sources.detect import canonical
 
     cfg = _load(config)
+    if stats or dry_run:
+        cfg.responders.dry_run = True
     try:
         canonical(input_format)
     except ValueError as e:
@@ -52,7 +57,7 @@ def replay(config: str | None, fmt: str, events: bool, input_format: str, enviro
     header = [fmt == "table" and not events]
 
     def on_alert(_a: Any, ad: dict[str, Any]) -> None:
-        if events:
+        if events or stats:
             return
         if fmt == "jsonl":
             out.write(jsonl(ad) + "\n")
@@ -63,7 +68,10 @@ def replay(config: str | None, fmt: str, events: bool, input_format: str, enviro
             out.write(table_row(ad) + "\n")
         out.flush()
 
-    pipe = Pipeline(cfg, on_alert=on_alert)
+    try:
+        pipe = Pipeline(cfg, on_alert=on_alert)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
     try:
         for f in files:
             items = (read_stream(sys.stdin.buffer, "stdin", input_format, environment) if f == "-"
@@ -75,6 +83,8 @@ def replay(config: str | None, fmt: str, events: bool, input_format: str, enviro
         pipe.drain(30.0)
     finally:
         pipe.close()
+    if stats:
+        _print_stats(pipe, fmt)
     summary = (f"auditwatch: {pipe.events} events, {pipe.dead.count} dead letters, "
                f"{len(pipe.alerts)} alerts, {len(pipe.revocations)} revocations")
     if pipe.dead.count:
@@ -82,6 +92,30 @@ def replay(config: str | None, fmt: str, events: bool, input_format: str, enviro
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(pipe.dead.reasons.items()))
         summary += f"\nauditwatch: dead letters kept in {where} ({reasons})"
     click.echo(summary, err=True)
+
+
+def _print_stats(pipe: Any, fmt: str) -> None:
+    """Per rule: alerts, incidents (first match of a suppression window), identities."""
+    per: dict[str, dict[str, Any]] = {}
+    for r in pipe.core.rules:
+        per[r.id] = {"rule_id": r.id, "severity": r.severity, "alerts": 0, "incidents": 0, "identities": set()}
+    for d in pipe.core.anomaly:
+        per[d.id] = {"rule_id": d.id, "severity": d.severity, "alerts": 0, "incidents": 0, "identities": set()}
+    for a in pipe.alerts:
+        row = per.setdefault(a.rule_id, {"rule_id": a.rule_id, "severity": a.severity, "alerts": 0,
+                                         "incidents": 0, "identities": set()})
+        row["alerts"] += 1
+        row["incidents"] += 0 if a.joined else 1
+        row["identities"].add(a.identity.id)
+    rows = sorted(per.values(), key=lambda r: (-r["alerts"], r["rule_id"]))
+    if fmt == "jsonl":
+        for r in rows:
+            click.echo(orjson.dumps(r | {"identities": len(r["identities"])}).decode())
+        return
+    click.echo(f"{'RULE':40} {'SEV':8} {'ALERTS':>7} {'INCIDENTS':>9} {'IDENTITIES':>10}")
+    for r in rows:
+        click.echo(f"{r['rule_id']:40} {r['severity']:8} {r['alerts']:>7} {r['incidents']:>9} {len(r['identities']):>10}")
+    click.echo(f"too late (judged as single events): {pipe.core.engine.stats.too_late}")
 
 
 @main.command()
@@ -194,6 +228,18 @@ def bench_sql(as_json: bool, n: int) -> None:
     from auditwatch.bench.sql import render, run_bench
 
     r = run_bench(n)
+    click.echo(orjson.dumps(r).decode() if as_json else render(r))
+
+
+@bench.command("rules")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--events", "n", default=200_000, show_default=True)
+@click.option("--identities", default=10_000, show_default=True)
+def bench_rules(as_json: bool, n: int, identities: int) -> None:
+    """Detection: events/s through the rule pack and anomaly detectors; state bytes per idle identity."""
+    from auditwatch.bench.rules import render, run_bench
+
+    r = run_bench(n, identities)
     click.echo(orjson.dumps(r).decode() if as_json else render(r))
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from auditwatch.errors import ConfigError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     incident_id TEXT PRIMARY KEY,
@@ -85,12 +87,18 @@ class Store:
         if p == ":memory:":
             self.uri = f"file:auditwatch-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
-            Path(p).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(p).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise ConfigError(f"store: cannot create the folder for {p!r}: {e}") from None
             self.uri = Path(p).resolve().as_uri()
         self.path = p
         self._local = threading.local()
-        self._keepalive = self.conn()  # keeps a shared-cache memory db alive
-        self._keepalive.executescript(SCHEMA)
+        try:
+            self._keepalive = self.conn()  # keeps a shared-cache memory db alive
+            self._keepalive.executescript(SCHEMA)
+        except sqlite3.Error as e:
+            raise ConfigError(f"store: cannot open SQLite database {p!r}: {e}") from None
 
     def conn(self) -> sqlite3.Connection:
         c: sqlite3.Connection | None = getattr(self._local, "conn", None)

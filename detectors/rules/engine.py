@@ -8,9 +8,9 @@ of events, and each rule keeps a capped number of keys (oldest evicted).
 
 Event time, not arrival time: sequences and thresholds hold the matching
 events sorted by event time, so an event arriving out of order within
-``allowed_lateness`` still completes a sequence. An event older than the
-watermark (newest event time seen minus the allowed lateness) is counted as
-too late and judged by single-event rules only.
+``allowed_lateness`` still completes a sequence. An event older than its
+source's watermark (the newest event time seen from that source minus the
+allowed lateness) is counted as too late and judged by single-event rules only.
 
 Suppression: the first match of a rule for a key opens a window; later
 matches inside it come out as alerts with ``joined=True`` (they join the open
@@ -52,7 +52,9 @@ class RuleEngine:
     def __init__(self, rules: list[Rule], allowed_lateness: float = 60.0) -> None:
         self.rules = [r for r in rules if r.enabled]
         self.lateness = allowed_lateness
-        self.watermark = float("-inf")
+        # one watermark per source: sources lag differently (CloudTrail delivers minutes
+        # late, a database log at once), and a replay reads one file after another
+        self.watermarks: dict[str, float] = {}
         self.stats = EngineStats()
         self._index: dict[tuple[tuple[str, ...], str], list[_Entry]] = {}
         # rule id -> key -> state
@@ -91,11 +93,15 @@ class RuleEngine:
     # -- the hot path -------------------------------------------------------
     def on_event(self, ev: Event) -> list[Alert]:
         self.stats.events += 1
-        late = ev.time < self.watermark
+        src = ev.source.name
+        wm = self.watermarks.get(src, float("-inf"))
+        late = ev.time < wm
         if late:
             self.stats.too_late += 1
-        elif ev.time - self.lateness > self.watermark:
-            self.watermark = ev.time - self.lateness
+        elif ev.time - self.lateness > wm:
+            if len(self.watermarks) > 10_000 and src not in self.watermarks:
+                self.watermarks.clear()
+            self.watermarks[src] = ev.time - self.lateness
         ident = ev.identity
         entries = self._entries(ev.action.categories, ident.kind if ident is not None else "unknown")
         if not entries:
@@ -234,7 +240,7 @@ class RuleEngine:
         from auditwatch.detectors.rules.state import dump_events
 
         return {
-            "watermark": self.watermark if self.watermark != float("-inf") else None,
+            "watermarks": self.watermarks,
             "suppress": [[rid, list(k), t] for (rid, k), t in self._suppress.items()],
             "threshold": {rid: [[list(k), [[t, v, dump_events(e)] for t, v, e in st]] for k, st in states.items()]
                           for rid, states in self._thr.items()},
@@ -246,8 +252,7 @@ class RuleEngine:
     def load(self, d: dict[str, Any]) -> None:
         from auditwatch.detectors.rules.state import load_event
 
-        if d.get("watermark") is not None:
-            self.watermark = float(d["watermark"])
+        self.watermarks.update({k: float(v) for k, v in d.get("watermarks", {}).items()})
         for rid, k, t in d.get("suppress", []):
             self._suppress[(rid, _tup(k))] = t
         for rid, items in d.get("threshold", {}).items():

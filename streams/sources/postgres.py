@@ -61,6 +61,10 @@ _KV_RE = re.compile(r"\b(user|db|app|client|host)=([^,\s\]]*)")
 _USERDB_RE = re.compile(r"(?:^|\s)([A-Za-z_][\w$.-]*)@([A-Za-z_][\w$.-]*)(?:\s|$)")
 _STATEMENT_MSG = re.compile(r"^(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*): (.*)$", re.S)
 
+# An audited statement waits for its session's next record (an ERROR would follow at once);
+# a session quiet for this long, by the log's clock, is released anyway.
+HOLD_SECONDS = 2.0
+
 # log_statement messages and pgaudit records share the hold-for-errors path
 _ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "PANIC"})
 
@@ -284,6 +288,22 @@ class PostgresParser:
     def _record(self, rec: LogRecord | DeadLetter) -> list[Item]:
         if isinstance(rec, DeadLetter):
             return [rec]
+        # sessions that have been quiet for a while (by the log's own clock) ran their
+        # last statement without error: release them, so reading a whole file keeps
+        # events close to log order instead of piling them up until the end
+        return self._release_quiet(rec.time - HOLD_SECONDS) + self._dispatch(rec)
+
+    def _release_quiet(self, cutoff: float) -> list[Item]:
+        out: list[Item] = []
+        while self._pending:
+            sess = next(iter(self._pending))
+            p = self._pending[sess]
+            if p.events and p.events[0].time >= cutoff:
+                break
+            out += self._release(sess)
+        return out
+
+    def _dispatch(self, rec: LogRecord) -> list[Item]:
         sess = rec.session or "-"
         out: list[Item] = []
         msg = rec.message
