@@ -125,3 +125,28 @@ def test_sql_command() -> None:
     assert [r["kind"] for r in rows] == ["DROP TABLE", "DELETE"]
     assert rows[0]["categories"] == ["data.destroy"] and rows[1]["categories"] == []
     assert "x@y.z" not in p.stdout
+
+
+def test_replay_stats_backtests_without_revoking(demo_files: dict[str, Path]) -> None:
+    p = run("replay", "--stats", "--format", "jsonl", "--config", str(demo_files["config"]),
+            str(demo_files["cloudtrail"]), str(demo_files["postgres"]))
+    rows = {r["rule_id"]: r for r in (json.loads(x) for x in p.stdout.splitlines())}
+    assert (rows["agent-destroys-protected"]["alerts"], rows["agent-destroys-protected"]["incidents"]) == (4, 2)
+    assert (rows["data-and-backup-destroyed"]["alerts"], rows["data-and-backup-destroyed"]["incidents"]) == (2, 2)
+    assert rows["mass-deletion"]["alerts"] == 0 and "anomaly-first-time-seen" in rows
+    assert "2 revocations" in p.stderr  # decided (dry-run), none sent: there is no receiver at all
+
+
+def test_rules_commands(tmp_path: Path) -> None:
+    p = run("rules", "test")
+    assert "0 failed, 0 rule files with errors" in p.stdout and p.stdout.count("ok  ") >= 40
+    (tmp_path / "mine.yaml").write_text("id: mine\ntitle: M\ndescription: Threat x. Evidence y.\nseverity: low\n"
+                                        "attack: [T1485]\nmatch: {action: DROP TABLE}\nsamples:\n"
+                                        "  - {name: drop, expect: fire, events: [{t: 0, action: DROP TABLE}]}\n"
+                                        "  - {name: select, expect: fire, events: [{t: 0, action: SELECT}]}\n")
+    p = run("rules", "test", str(tmp_path), check=False)
+    assert p.returncode == 1 and "FAIL mine: select (expected fire, fired 0)" in p.stdout
+    (tmp_path / "broken.yaml").write_text("id: broken\ntitle: B\ndescription: x\nseverity: low\nattack: [T1485]\n"
+                                          "match: {outcome: {between: 1}}\n")
+    p = run("rules", "lint", str(tmp_path), check=False)
+    assert p.returncode == 1 and f"{tmp_path / 'broken.yaml'}:6: unknown operator 'between'" in p.stderr

@@ -131,3 +131,23 @@ def test_pending_revocation_survives_a_restart(tmp_path: Path, receiver: Webhook
     worker.stop()
     assert [r.webhook_id for r in receiver.state.accepted] == [key]
     assert orjson.loads(orjson.dumps(receiver.state.accepted[0].payload))["data"]["identity"]["id"] == "agent:x"
+
+
+def test_detector_state_survives_a_restart(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    from auditwatch.detectors.rules.state import load_event
+
+    cfg = config(tmp_path, receiver.url)
+    who = {"principal": "bob", "principal_type": "db_user"}
+    first = Pipeline(cfg, persist_state=True)
+    e1 = load_event({"time": 1_700_000_000, "action": "DROP TABLE", "categories": ["data.destroy"],
+                     "resource": {"environment": "staging"}, "actor": who, "activity": "sql"})
+    first.process(e1)
+    first.close()
+    assert first.alerts == []
+    second = Pipeline(cfg, persist_state=True)
+    e2 = load_event({"time": 1_700_000_120, "action": "DROP SCHEMA", "categories": ["backup.destroy"],
+                     "resource": {"environment": "staging"}, "actor": who, "activity": "sql"}, n=2)
+    second.process(e2)
+    second.close()
+    assert [a.rule_id for a in second.alerts] == ["data-and-backup-destroyed"]
+    assert [e.action.name for e in second.alerts[0].evidence] == ["DROP TABLE", "DROP SCHEMA"]
