@@ -23,6 +23,8 @@ test: install
 bench: install
 	@$(BIN)/auditwatch bench pipeline
 	@$(BIN)/auditwatch bench sql
+	@$(BIN)/auditwatch bench rules
+	@$(BIN)/auditwatch bench sources
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -243,5 +243,15 @@ def bench_rules(as_json: bool, n: int, identities: int) -> None:
     click.echo(orjson.dumps(r).decode() if as_json else render(r))
 
 
+@bench.command("sources")
+@click.option("--json", "as_json", is_flag=True)
+def bench_sources(as_json: bool) -> None:
+    """Per source: events/s parsed and normalised on one core, on real samples."""
+    from auditwatch.bench.sources import render, run_bench
+
+    r = run_bench()
+    click.echo(orjson.dumps(r).decode() if as_json else render(r))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

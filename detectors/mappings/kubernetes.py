@@ -71,7 +71,8 @@ class Request:
     subresource: str = ""
     namespace: str = ""
     name: str = ""
-    body: Any = None  # requestObject (absent below the Request audit level; a list for JSON patches)
+    # requestObject: absent below the Request audit level, a list for JSON patches
+    body: Any = None
     response: Any = None  # responseObject (RequestResponse level only)
     containers: tuple[str, ...] = ()  # exec/attach ?container= parameters
     db_hints: tuple[str, ...] = DB_POD_HINTS
@@ -127,7 +128,8 @@ def _wildcard_role(req: Request) -> tuple[str, ...]:
         verbs = r.get("verbs") or []
         resources = r.get("resources") or []
         # nonResourceURLs ("/api/*") grant no access to objects; they do not count
-        if isinstance(verbs, list) and _ESCALATING_VERBS.intersection(v for v in verbs if isinstance(v, str)):
+        if isinstance(verbs, list) and any(isinstance(v, str) and v in _ESCALATING_VERBS
+                                           for v in verbs):
             return (PRIVILEGE_ESCALATE,)
         if isinstance(resources, list) and ("*" in resources or "*/*" in resources):
             return (PRIVILEGE_ESCALATE,)
@@ -145,7 +147,10 @@ def _csr_approved(req: Request) -> tuple[str, ...]:
     return (CREDENTIAL_CREATE,)
 
 
-_TOKEN_SECRET_TYPES = frozenset({"kubernetes.io/service-account-token", "bootstrap.kubernetes.io/token"})
+_TOKEN_SECRET_TYPES = frozenset({
+    "kubernetes.io/service-account-token",
+    "bootstrap.kubernetes.io/token",
+})
 
 
 def _token_secret(req: Request) -> tuple[str, ...]:
@@ -207,7 +212,8 @@ KUBERNETES: dict[str, tuple[Rule, ...]] = {
     f"clusterroles.{_RBAC}": ((WRITES, "wildcard_role"),),
     # credentials
     "serviceaccounts/token": ((frozenset({"create"}), (CREDENTIAL_CREATE,)),),
-    "certificatesigningrequests.certificates.k8s.io/approval": ((frozenset({"update", "patch"}), "csr_approved"),),
+    "certificatesigningrequests.certificates.k8s.io/approval": (
+        (frozenset({"update", "patch"}), "csr_approved"),),
     # audit (dynamic audit sinks, alpha until 1.19)
     "auditsinks.auditregistration.k8s.io": ((CHANGES, (LOGGING_DISABLE,)),),
 }

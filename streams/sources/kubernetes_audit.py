@@ -65,7 +65,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from auditwatch.detectors.mappings.kubernetes import DB_POD_HINTS, Request, kubernetes_categories, table_key
+from auditwatch.detectors.mappings.kubernetes import (
+    DB_POD_HINTS,
+    Request,
+    kubernetes_categories,
+    table_key,
+)
 from auditwatch.errors import ParseError
 from auditwatch.model import Action, Actor, Event, Resource, SourceRef
 from auditwatch.streams.sources.base import DeadLetter, Item, ParseContext, stable_id
@@ -100,7 +105,9 @@ def is_record(obj: Any) -> bool:
     api = obj.get("apiVersion")
     if api is not None and not (isinstance(api, str) and api.startswith("audit.k8s.io/")):
         return False
-    return kind == "Event" or (kind is None and "verb" in obj and ("requestURI" in obj or "objectRef" in obj))
+    if kind == "Event":
+        return True
+    return kind is None and "verb" in obj and ("requestURI" in obj or "objectRef" in obj)
 
 
 def is_event_list(obj: Any) -> bool:
@@ -111,13 +118,15 @@ def is_event_list(obj: Any) -> bool:
 def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> list[Item]:
     """The event of one audit record, or nothing for a stage that is not counted."""
     if not isinstance(rec, dict):
-        raise ParseError(f"not a Kubernetes audit event: a JSON {type(rec).__name__}, not an object")
+        raise ParseError(
+            f"not a Kubernetes audit event: a JSON {type(rec).__name__}, not an object")
     kind = rec.get("kind", "Event")
     if kind != "Event":
         raise ParseError(f"not a Kubernetes audit event: kind is {kind!r}, expected 'Event'")
     stage = rec.get("stage")
     if stage not in STAGES:
-        raise ParseError(f"unknown or missing audit stage {stage!r} (expected one of {', '.join(STAGES)})")
+        raise ParseError(
+            f"unknown or missing audit stage {stage!r} (expected one of {', '.join(STAGES)})")
     verb = rec.get("verb")
     if not isinstance(verb, str) or not verb:
         raise ParseError("missing verb")
@@ -146,9 +155,9 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> list[Item]:
     name = str(oref.get("name") or "") or _object_name(body) or _object_name(response)
     query = parse_qs(urlsplit(str(rec.get("requestURI") or "")).query)
     actor = _actor(rec, user)
-    req = Request(verb=verb, resource=resource, group=group, subresource=sub, namespace=ns, name=name,
-                  body=body, response=response, containers=tuple(query.get("container", ())),
-                  db_hints=_db_hints(ctx))
+    req = Request(verb=verb, resource=resource, group=group, subresource=sub, namespace=ns,
+                  name=name, body=body, response=response,
+                  containers=tuple(query.get("container", ())), db_hints=_db_hints(ctx))
     cats = kubernetes_categories(req, actor.principal) if resource else ()
 
     if resource:
@@ -160,7 +169,8 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> list[Item]:
         rtype = "url"
         rname = urlsplit(str(rec.get("requestURI") or "")).path
         action_name = fingerprint = f"{verb} {rname}"
-    event_id = f"k8s-{audit_id}" if audit_id else stable_id("k8s", ref.name, ref.offset, ref.index, ref.line)
+    event_id = (f"k8s-{audit_id}" if audit_id
+                else stable_id("k8s", ref.name, ref.offset, ref.index, ref.line))
     return [Event(
         event_id=event_id,
         time=t,
@@ -260,7 +270,8 @@ def _actor(rec: Mapping[str, Any], user: Mapping[str, Any]) -> Actor:
         principal=principal,
         principal_type=principal_type(principal),
         account=arn.split(":")[4] if arn.startswith("arn:") and arn.count(":") >= 5 else "",
-        credential_id=extras.get("authentication.kubernetes.io/credential-id") or extras.get("accessKeyId", ""),
+        credential_id=(extras.get("authentication.kubernetes.io/credential-id")
+                       or extras.get("accessKeyId", "")),
         user_agent=str(rec.get("userAgent") or ""),
         client_addr=ips[0] if ips else "",
         session_name=extras.get("sessionName", ""),
@@ -270,6 +281,8 @@ def _actor(rec: Mapping[str, Any], user: Mapping[str, Any]) -> Actor:
 
 
 def principal_type(username: str) -> str:
+    if not username:
+        return ""
     if username.startswith("system:serviceaccount:"):
         return "serviceaccount"
     if username.startswith("system:"):
@@ -304,7 +317,8 @@ def _db_hints(ctx: ParseContext) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in v.split(",") if h.strip())
 
 
-def _statement(action_name: str, rname: str, req: Request, query: Mapping[str, list[str]], actor: Actor) -> str:
+def _statement(action_name: str, rname: str, req: Request, query: Mapping[str, list[str]],
+               actor: Actor) -> str:
     """A short summary; never request bodies (secrets) and only the program of an exec."""
     bits: list[str] = []
     if req.subresource in SESSION_SUBRESOURCES and req.resource == "pods":
@@ -344,7 +358,8 @@ def parse_event_list(doc: Mapping[str, Any], ref: SourceRef, ctx: ParseContext) 
             out += normalise(rec, r, ctx)
         except ParseError as e:
             out.append(DeadLetter(e.reason, r, _dump(rec)))
-        except Exception as e:  # a wrong type deep in a record must not stop the batch
+        # a wrong type deep in a record must not stop the batch
+        except Exception as e:  # noqa: BLE001
             out.append(DeadLetter(f"cannot normalise: {type(e).__name__}: {e}", r, _dump(rec)))
     return out
 
@@ -361,7 +376,8 @@ def _sniff(head: bytes) -> bool:
     s = head.lstrip()
     if s[:1] not in (b"{", b"["):
         return False
-    return (b'"auditID"' in s and b'"stage"' in s) or (b'"EventList"' in s and b'"audit.k8s.io/' in s)
+    return ((b'"auditID"' in s and b'"stage"' in s)
+            or (b'"EventList"' in s and b'"audit.k8s.io/' in s))
 
 
 SPEC = register(SourceSpec(
