@@ -98,6 +98,7 @@ class Config(_Strict):
     identities: list[dict[str, Any]] = Field(default_factory=list)  # inline registry entries
     environments: EnvironmentsConfig = Field(default_factory=EnvironmentsConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
+    mappings: list[str] = Field(default_factory=list)  # your own JSON audit-log mappings (YAML files)
     detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
     responders: RespondersConfig = Field(default_factory=RespondersConfig)
     store: str = "auditwatch.db"  # SQLite path; ":memory:" for none

@@ -101,6 +101,10 @@ class Pipeline:
                  clock: Callable[[], float] = time.time, persist_state: bool = False) -> None:
         self.config = config
         self.clock = clock
+        if config.mappings:
+            from auditwatch.streams.sources.mapped_json import ensure_registered
+
+            ensure_registered([config.path(p) for p in config.mappings])
         self.core = core or Core(config, clock=clock)
         self.store = store or Store(config.path(config.store) if config.store != ":memory:" else ":memory:")
         # run mode keeps detector state (open sequences, baselines) across restarts;

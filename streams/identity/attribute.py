@@ -64,6 +64,18 @@ def match_signature(sigs: list[Signature], actor: Actor) -> tuple[Signature, str
     return None
 
 
+# What a platform's own audit log says about its actor (mapped sources put it in
+# actor.tags["actor_kind"]): recorded by the platform, not claimed by the client.
+# A member's token used by code ("token") decides nothing: it may be a person or an agent.
+_PLATFORM_KINDS: dict[str, tuple[str, float, str]] = {
+    "agent": ("agent", 0.85, "an AI agent"),
+    "service": ("service", 0.85, "a service or system"),
+    "bot": ("service", 0.7, "a bot account"),
+    "vendor_staff": ("human", 0.7, "the vendor's staff"),
+    "human": ("human", 0.7, "a person"),
+}
+
+
 class Attributor:
     def __init__(self, registry: Registry | None = None, signatures: list[Signature] | None = None) -> None:
         self.registry = registry or Registry([])
@@ -100,6 +112,12 @@ class Attributor:
                 owner = m.group("owner") or a.tags.get("on-behalf-of", "")
                 return Identity(id=f"agent:{m.group('name')}", kind="agent", confidence=0.9, owner=owner,
                                 evidence=(f"declared marker {where}={marker!r}",))
+        platform = _PLATFORM_KINDS.get(a.tags.get("actor_kind", ""))
+        if platform is not None:
+            kind, conf, why = platform
+            owner = a.tags.get("vendor", "") if a.tags.get("actor_kind") == "vendor_staff" else ""
+            return Identity(id=default_id, kind=kind, confidence=conf, owner=owner,  # type: ignore[arg-type]
+                            evidence=(f"the platform's audit log says the actor is {why}",))
         if a.principal_type == "AWSService" or a.invoked_by:
             svc = a.invoked_by or a.principal
             return Identity(id=f"aws-service:{svc}", kind="service", confidence=0.95,

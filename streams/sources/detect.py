@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from auditwatch.streams.sources import cloudtrail, kubernetes_audit, postgres  # noqa: F401  (register)
+from auditwatch.streams.sources import cloudtrail, kubernetes_audit, mapped_json, postgres  # noqa: F401  (register)
 from auditwatch.streams.sources.registry import ALIASES, SOURCES, canonical, detect
 
 __all__ = ["ALIASES", "SOURCES", "canonical", "detect", "is_json_lines", "formats"]

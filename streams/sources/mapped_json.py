@@ -37,16 +37,17 @@ strings or epoch numbers (GitHub's ``@timestamp`` is epoch milliseconds).
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from auditwatch.detectors.taxonomy import CATEGORIES
 from auditwatch.errors import ConfigError, ParseError
@@ -180,8 +181,13 @@ def loose(v: str) -> str:
 
 # --------------------------------------------------------------------------- the YAML schema
 
+def _one_or_many(v: Any) -> Any:
+    return [v] if isinstance(v, (str, dict)) else v
+
+
 Scalar = str | int | float | bool
-PathSpec = str | list[str]
+# one path, or alternatives (first present wins); always a list once validated
+PathSpec = Annotated[list[str], BeforeValidator(_one_or_many)]
 
 
 class _Model(BaseModel):
@@ -299,7 +305,8 @@ class MappingDoc(_Model):
     id_prefix: str | None = None
     priority: int = DEFAULT_PRIORITY
     aliases: list[str] = []
-    match: Condition | list[Condition]
+    # all must hold; never empty (a mapping claiming every JSON record would swallow other sources)
+    match: Annotated[list[Condition], BeforeValidator(_one_or_many), Field(min_length=1)]
     envelopes: list[Envelope] = []
     fields: Fields
     tags: dict[str, PathSpec] = {}
@@ -345,13 +352,6 @@ class _Hint:
     any_value: dict[str, str] | None
 
 
-@dataclass(slots=True)
-class _Refs:
-    """Every path the mapping references, with where in the file it was written."""
-
-    items: list[tuple[Loc, FieldPath]] = field(default_factory=list)
-
-
 class MappedSource:
     """One loaded mapping: recognises, unwraps and normalises its records."""
 
@@ -361,9 +361,9 @@ class MappedSource:
         self.name = doc.name
         self.id_prefix = doc.id_prefix or doc.name
         self._where = where
-        self._refs = _Refs()
+        self._refs: list[tuple[Loc, FieldPath]] = []  # every record path referenced, and where
         f = doc.fields
-        self.match = self._conds(doc.match if isinstance(doc.match, list) else [doc.match], ("match",))
+        self.match = self._conds(doc.match, ("match",))
         self.envelopes = tuple(
             (self._path(e.path, ("envelopes", i, "path"), record=False),
              self._path(e.item, ("envelopes", i, "item"), record=False) if e.item else None)
@@ -403,12 +403,10 @@ class MappedSource:
         except ValueError as e:
             raise self._fail(loc, str(e)) from None
         if record:
-            self._refs.items.append((loc, p))
+            self._refs.append((loc, p))
         return p
 
-    def _paths(self, spec: PathSpec, loc: Loc) -> Paths:
-        if isinstance(spec, str):
-            return Paths((self._path(spec, loc),))
+    def _paths(self, spec: list[str], loc: Loc) -> Paths:
         if not spec:
             raise self._fail(loc, "an empty list of paths")
         return Paths(tuple(self._path(s, (*loc, i)) for i, s in enumerate(spec)))
@@ -432,7 +430,8 @@ class MappedSource:
                          lambda o: " and ".join(p.explain(o) for p in parts))
         if c.not_ is not None:
             inner = self._cond(c.not_, (*loc, "not"), not negated)
-            return _Cond(lambda o: not inner.test(o), lambda o: f"not expected: {_describe(c.not_)}")
+            shown = _describe(c.not_)
+            return _Cond(lambda o: not inner.test(o), lambda o: f"not expected: {shown}")
         assert c.path is not None
         # a path that must be absent need not be in any example
         expect_absent = (c.exists is False) != negated
@@ -491,7 +490,7 @@ class MappedSource:
     def _check_refs(self) -> None:
         examples = self.doc.examples
         problems = []
-        for loc, p in self._refs.items:
+        for loc, p in self._refs:
             if not any(p.get(ex) is not MISSING for ex in examples):
                 problems.append(f"{self._where(loc)}: path {p.text!r} is not found in any of the "
                                 f"{len(examples)} example record(s); fix the path or add an example that has it")
@@ -593,19 +592,10 @@ class MappedSource:
         if v is MISSING or p is None:
             raise ParseError(f"{self.name}: required field 'time' is missing (path {self.time.describe()})")
         fmt = self.doc.fields.time_format
-        try:
-            if fmt == "iso8601":
-                if not isinstance(v, str):
-                    raise ValueError("not an ISO 8601 string")
-                return parse_time(v)
-            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-                raise ValueError("not a number")
-            n = float(v)
-            if n != n or n in (float("inf"), float("-inf")):
-                raise ValueError("not a finite number")
-            return n / 1000.0 if fmt == "epoch_ms" else n
-        except ValueError as e:
-            raise ParseError(f"{self.name}: bad time at path {p.text!r} ({fmt}): {_shown(v)}: {e}") from None
+        t, why = _to_epoch(v, fmt)
+        if t is None:
+            raise ParseError(f"{self.name}: bad time at path {p.text!r} ({fmt}): {_shown(v)}: {why}")
+        return t
 
     def _outcome(self, rec: Mapping[str, Any]) -> tuple[str, str]:
         spec, p = self.outcome, self.outcome_path
@@ -624,7 +614,7 @@ class MappedSource:
         bits = []
         if res.name:
             bits.append(f"{res.type or 'resource'}={res.name}")
-        if res.environment:
+        if res.environment and not (res.type == "environment" and res.name == res.environment):
             bits.append(f"environment={res.environment}")
         for label, paths in self.summary.items():
             v = paths.text(rec)
@@ -682,17 +672,43 @@ class MappedSource:
         return isinstance(obj, Mapping) and any(isinstance(p.get(obj), list) for p, _ in self.envelopes)
 
     def spec(self) -> SourceSpec:
+        made: list[SourceSpec] = []
+
+        def line_parser(ctx: ParseContext) -> JsonLinesParser:
+            return JsonLinesParser(ctx, only=made[0])
+
         spec = SourceSpec(
             name=self.name,
             sniff=self.sniff,
-            line_parser=lambda ctx: JsonLinesParser(ctx, only=spec),
+            line_parser=line_parser,
             is_record=self.is_record,
             normalise=self.normalise,
             document=self.document,
             priority=self.doc.priority,
             aliases=tuple(self.doc.aliases),
         )
+        made.append(spec)
         return spec
+
+
+def _to_epoch(v: Any, fmt: str) -> tuple[float | None, str]:
+    """Epoch seconds from an ISO 8601 string or an epoch number (or numeric string)."""
+    if fmt == "iso8601":
+        if not isinstance(v, str):
+            return None, "not an ISO 8601 string"
+        try:
+            return parse_time(v), ""
+        except ValueError as e:
+            return None, str(e)
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None, "not a number"
+    try:
+        n = float(v)
+    except ValueError:
+        return None, "not a number"
+    if not math.isfinite(n):
+        return None, "not a finite number"
+    return (n / 1000.0 if fmt == "epoch_ms" else n), ""
 
 
 def _present(v: Any) -> bool:
@@ -766,12 +782,14 @@ class _Located:
                 cur = cur[el]
         return tuple(out)
 
-    def where(self, loc: Sequence[Any]) -> str:
+    def where(self, loc: Sequence[Any], missing: str | None = None) -> str:
+        """``file:line: mapping 'name': key.path``; ``missing`` names a required key not written."""
         cl = self.clean(loc)
         probe = cl
         while probe not in self.lines:
             probe = probe[:-1]
-        return f"{self.file}:{self.lines[probe]}: mapping {self.mapping!r}: {_keypath(cl) or '(top level)'}"
+        shown = _keypath((*cl, missing) if missing else cl) or "(top level)"
+        return f"{self.file}:{self.lines[probe]}: mapping {self.mapping!r}: {shown}"
 
 
 def _keypath(loc: Sequence[Any]) -> str:
@@ -800,7 +818,9 @@ def load_mapping(path: str | Path) -> MappedSource:
     try:
         doc = MappingDoc.model_validate(located.data)
     except ValidationError as e:
-        msgs = [f"{located.where(err['loc'])}: {err['msg']}" for err in e.errors()[:10]]
+        msgs = [f"{located.where(err['loc'][:-1], str(err['loc'][-1]))}: {err['msg']}"
+                if err["type"] == "missing" and err["loc"] else f"{located.where(err['loc'])}: {err['msg']}"
+                for err in e.errors()[:10]]
         raise ConfigError("\n".join(msgs)) from None
     return MappedSource(doc, file, located.where)
 
@@ -833,8 +853,19 @@ def register_mappings(paths: Iterable[str | Path]) -> list[SourceSpec]:
     return specs
 
 
+_REGISTERED_FILES: set[str] = set()
+
+
+def ensure_registered(paths: Iterable[str | Path]) -> list[SourceSpec]:
+    """Register the mapping files a configuration names, once per file per process."""
+    new = [p for p in paths if str(Path(p).resolve()) not in _REGISTERED_FILES]
+    specs = register_mappings(new)
+    _REGISTERED_FILES.update(str(Path(p).resolve()) for p in new)
+    return specs
+
+
 def shipped_mapping_files() -> list[Path]:
     return sorted(MAPPINGS_DIR.glob("*.yaml"))
 
 
-SHIPPED: list[SourceSpec] = register_mappings(shipped_mapping_files())
+SHIPPED: list[SourceSpec] = ensure_registered(shipped_mapping_files())
