@@ -135,7 +135,8 @@ def _format_validation(e: ValidationError, where: str) -> str:
 
 def load_config(path: str | Path | None) -> Config:
     if path is None:
-        return Config(store=":memory:", dead_letter="")
+        # no configuration: nothing kept but the dead letters, next to where you are
+        return Config(store=":memory:", dead_letter="auditwatch-deadletter.jsonl")
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}

@@ -35,9 +35,7 @@ class DeadLetterSink:
         self.count = 0
         self.reasons: dict[str, int] = {}
         self._f: IO[bytes] | None = None
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(path, "ab")
+        self.path = Path(path) if path else None
         self._lock = threading.Lock()
 
     def write(self, dl: DeadLetter) -> None:
@@ -45,6 +43,10 @@ class DeadLetterSink:
             self.count += 1
             key = dl.reason.split(":", 1)[0]
             self.reasons[key] = self.reasons.get(key, 0) + 1
+            if self._f is None and self.path is not None:
+                # opened at the first dead letter: a clean run leaves no empty file behind
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._f = open(self.path, "ab")
             if self._f is not None:
                 self._f.write(orjson.dumps(dl.to_dict() | {"at": iso(time.time())}) + b"\n")
                 self._f.flush()

@@ -129,7 +129,9 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceS
     except orjson.JSONDecodeError as e:
         # JSON lines whose first lines are broken look like a document; if other lines
         # stand on their own, read it as lines so one bad record costs one record
-        items = list(drive(JsonLinesParser(ctx, only=spec), _lines(io.BytesIO(data), name, typ)))  # type: ignore[arg-type]
+        fallback = spec.line_parser(ctx) if spec is not None and spec.line_parser is not None \
+            else JsonLinesParser(ctx, only=spec)
+        items = list(drive(fallback, _lines(io.BytesIO(data), name, typ)))  # type: ignore[arg-type]
         if any(not isinstance(i, DeadLetter) for i in items):
             yield from items
             return

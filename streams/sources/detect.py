@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import orjson
 
-from auditwatch.streams.sources import cloudtrail, kubernetes_audit, mapped_json, postgres  # noqa: F401  (register)
+from auditwatch.streams.sources import (  # noqa: F401  (each registers itself)
+    azure_activity,
+    cloudtrail,
+    gcp_audit,
+    kubernetes_audit,
+    mapped_json,
+    postgres,
+)
 from auditwatch.streams.sources.registry import ALIASES, SOURCES, canonical, detect
 
 __all__ = ["ALIASES", "SOURCES", "canonical", "detect", "is_json_lines", "formats"]
