@@ -14,6 +14,8 @@ from auditwatch.streams.sources import (  # noqa: F401  (each registers itself)
     gcp_audit,
     kubernetes_audit,
     mapped_json,
+    mariadb_audit,
+    mysql_audit,
     postgres,
 )
 from auditwatch.streams.sources.registry import ALIASES, SOURCES, canonical, detect
