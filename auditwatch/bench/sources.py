@@ -23,10 +23,11 @@ SAMPLES: dict[str, list[str]] = {
     "postgres-stderr": ["immudb-log-audit/pgaudit_stderr.log"],
     "postgres-jsonlog": ["immudb-log-audit/pgaudit_jsonlog.log"],
     "gcp-audit": ["ibm-universal-connectors/gcp-audit/bigtable/*.json", "ibm-universal-connectors/gcp-audit/*.json"],
-    "azure-activity": ["azure-activity-dynatrace-forwarder-fork/test_activity_logs_records_extracted.jsonl"],
+    "azure-activity": ["azure-activity-dynatrace-forwarder-fork/log3.sh"],
     "kubernetes-audit": ["immudb-log-audit/k8s.log.gz", "falco-k8s-audit/*.json"],
     "mariadb-audit": ["ibm-universal-connectors/mariadb/*.log"],
     "mysql-audit-json": ["ibm-universal-connectors/mysql/mysql_enterprise_audit_json.log"],
+    "percona-audit": ["ibm-universal-connectors/mysql/percona_audit_via_logstash_debug.log"],
 }
 
 
@@ -40,6 +41,22 @@ def _blobs(name: str, corpus: Path) -> list[bytes]:
         for f in sorted(corpus.glob(pattern)):
             data = f.read_bytes()
             out.append(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    return out
+
+
+def _mapping_examples() -> dict[str, list[bytes]]:
+    """Mapped sources ship whole example records with their mapping."""
+    import orjson
+    import yaml
+
+    from auditwatch.streams.sources.mapped_json import shipped_mapping_files
+
+    out = {}
+    for f in shipped_mapping_files():
+        doc = yaml.safe_load(f.read_text())
+        lines = b"".join(orjson.dumps(e) + b"\n" for e in doc.get("examples", []))
+        if lines:
+            out[doc["name"]] = [lines]
     return out
 
 
@@ -57,13 +74,13 @@ def run_bench(min_events: int = 20_000) -> dict[str, Any]:
 
     corpus = corpus_dir()
     have_corpus = corpus.is_dir()
-    demo = _demo_blobs()
+    demo = _demo_blobs() | _mapping_examples()
     results: dict[str, Any] = {}
     for name in sorted(det.SOURCES):
         blobs = _blobs(name, corpus) if have_corpus else []
         origin = "corpus"
         if not blobs and name in demo:
-            blobs, origin = demo[name], "demo"
+            blobs, origin = demo[name], "shipped examples" if name not in ("cloudtrail", "postgres-jsonlog") else "demo"
         if not blobs:
             results[name] = {"events_per_s": None, "note": "no sample available"}
             continue
