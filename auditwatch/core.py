@@ -143,13 +143,15 @@ class Core:
 
     # -- state that survives a restart ------------------------------------------
     def dump_state(self) -> dict[str, Any]:
-        return {"version": 1, "rules": self.engine.dump(), "anomaly": {d.id: d.dump() for d in self.anomaly}}
+        return {"version": 1, "rules": self.engine.dump(), "anomaly": {d.id: d.dump() for d in self.anomaly},
+                "identity": self.attributor.dump()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         if state.get("version") != 1:
             log.warning("ignoring detector state of unknown version %r", state.get("version"))
             return
         self.engine.load(state.get("rules", {}))
+        self.attributor.load(state.get("identity", {}))
         for d in self.anomaly:
             if d.id in state.get("anomaly", {}):
                 d.load(state["anomaly"][d.id])

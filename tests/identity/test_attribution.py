@@ -25,8 +25,12 @@ def attribute(**actor: str):  # type: ignore[no-untyped-def]
 
 
 def test_registry_exact_and_glob() -> None:
+    i = attribute(principal="arn:aws:iam::1:user/alice", user_agent="aws-cli/2.17 Python/3.11")
+    assert (i.id, i.kind, i.confidence) == ("alice", "human", 0.99)
+    # alice's credential driven by an agent tool: the actor is an agent working for alice
     i = attribute(principal="arn:aws:iam::1:user/alice", user_agent="claude-code/1.0")
-    assert (i.id, i.kind, i.confidence) == ("alice", "human", 0.99)  # registry beats a spoofable UA
+    assert (i.id, i.kind, i.owner) == ("agent-on:alice", "agent", "alice")
+    assert any("registered holder" in e for e in i.evidence)
     i = attribute(principal="arn:aws:sts::1:assumed-role/dev/cursor-42", session_name="cursor-42")
     assert (i.id, i.kind, i.owner) == ("agent:dana", "agent", "dana")
     assert i.environments == ("staging",)
