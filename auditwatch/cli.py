@@ -141,6 +141,124 @@ def run(config: str) -> None:
     serve(cfg)
 
 
+def _replay_quiet(cfg: Any, files: tuple[str, ...], input_format: str = "auto",
+                  keep: Callable[[Any], None] | None = None) -> Any:
+    """Run files through a dry-run pipeline (nothing leaves the process); returns the pipeline."""
+    from auditwatch.streams.embedded import Pipeline
+    from auditwatch.streams.reader import read_path
+
+    cfg.responders.dry_run = True
+    try:
+        pipe = Pipeline(cfg)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        for f in files:
+            for it in read_path(f, input_format):
+                pipe.process(it)
+                if keep is not None and not hasattr(it, "reason"):
+                    keep(it)
+    finally:
+        pipe.close(drain_timeout=0)
+    return pipe
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--line", "line", type=int, default=None, help="Only the event(s) read from this line.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@click.option("--input-format", default="auto", show_default=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def explain(config: str | None, line: int | None, as_json: bool, input_format: str, file: str) -> None:
+    """Why auditwatch decided what it did: each event, who acted (through which chain),
+    the kind with its confidence and evidence, and which detectors matched and why."""
+    from auditwatch.model import iso
+    from auditwatch.responders.console import safe
+
+    cfg = _load(config)
+    cfg.store, cfg.dead_letter = ":memory:", ""
+    kept: list[Any] = []
+    pipe = _replay_quiet(cfg, (file,), input_format, kept.append)
+    by_event: dict[str, list[Any]] = {}
+    for a in pipe.alerts:
+        for e in a.evidence:
+            by_event.setdefault(e.event_id, []).append(a)
+    for ev in kept:
+        if line is not None and ev.source.line != line:
+            continue
+        i = ev.identity
+        chain = list(ev.actor.role_chain)
+        for tag in ("on-behalf-of", "impersonated-by"):
+            if ev.actor.tags.get(tag):
+                chain.append(f"{tag} {ev.actor.tags[tag]}")
+        matched = [{"rule_id": a.rule_id, "severity": a.severity, "reason": a.reason, "joined": a.joined,
+                    **({"baseline": a.baseline} if a.baseline else {})} for a in by_event.get(ev.event_id, [])]
+        doc = {"event": ev.to_dict(), "identity_chain": chain,
+               "identity": None if i is None else {"id": i.id, "kind": i.kind, "confidence": round(i.confidence, 2),
+                                                   "owner": i.owner, "evidence": list(i.evidence),
+                                                   "environments": list(i.environments), "purpose": i.purpose},
+               "detectors": matched}
+        if as_json:
+            click.echo(orjson.dumps(doc).decode())
+            continue
+        click.echo(safe(f"{ev.source.name}:{ev.source.line}  {iso(ev.time)}  {ev.action.name} "
+                        f"[{ev.action.outcome}] {', '.join(ev.action.categories) or '-'}"))
+        click.echo(safe(f"  resource  {ev.resource.type} {ev.resource.name} env={ev.resource.environment or '?'}"))
+        click.echo(safe(f"  actor     {ev.actor.principal} ({ev.actor.principal_type or '?'}) "
+                        f"ua={ev.actor.user_agent or '-'} app={ev.actor.application_name or '-'}"))
+        if chain:
+            click.echo(safe(f"  chain     {' -> '.join(chain)}"))
+        if i is not None:
+            click.echo(safe(f"  identity  {i.id}: {i.kind} (confidence {i.confidence:.2f})"
+                            + (f", owner {i.owner}" if i.owner else "")))
+            for e in i.evidence:
+                click.echo(safe(f"    because {e}"))
+        for m in matched:
+            click.echo(safe(f"  detector  {m['rule_id']} ({m['severity']}{', joined' if m['joined'] else ''}): "
+                            f"{m['reason']}"))
+        if not matched:
+            click.echo("  detector  none matched")
+        click.echo("")
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per identity.")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def identities(config: str | None, as_json: bool, files: tuple[str, ...]) -> None:
+    """Who is acting in the estate: identities seen, kind, owner, first/last seen, counts by
+    category. From FILES if given, else from the store `auditwatch run` keeps."""
+    from auditwatch.inventory import Inventory
+    from auditwatch.responders.console import safe
+    from auditwatch.store import Store
+
+    cfg = _load(config)
+    if files:
+        cfg.dead_letter = ""
+        cfg.store = ":memory:"
+        rows = _replay_quiet(cfg, files).inventory.rows()
+    else:
+        if not config:
+            raise click.UsageError("give FILES to read, or --config to read the store of `auditwatch run`")
+        try:
+            st = Store(cfg.path(cfg.store)).load_state() or {}
+        except ConfigError as e:
+            raise click.ClickException(str(e)) from None
+        inv = Inventory()
+        inv.load(st.get("inventory", []))
+        rows = inv.rows()
+    if as_json:
+        for r in rows:
+            click.echo(orjson.dumps(r).decode())
+        return
+    click.echo(f"{'IDENTITY':46} {'KIND':8} {'CONF':>4} {'OWNER':22} {'EVENTS':>6}  {'LAST SEEN':24} DESTRUCTIVE/SENSITIVE")
+    for r in rows:
+        cats = ", ".join(f"{k} {v}" for k, v in r["categories"].items()) or "-"
+        idtxt = r["id"] if len(r["id"]) <= 46 else "…" + r["id"][-45:]
+        click.echo(safe(f"{idtxt:46} {r['kind']:8} {r['confidence']:>4.2f} {(r['owner'] or '-')[:22]:22} "
+                        f"{r['events']:>6}  {r['last_seen']:24} {cats}"))
+
+
 @main.command()
 def formats() -> None:
     """List the input formats auditwatch reads (for --input-format and sources[].format)."""

@@ -21,6 +21,7 @@ import orjson
 from auditwatch.config import Config
 from auditwatch.core import Core
 from auditwatch.incidents import Incident
+from auditwatch.inventory import Inventory
 from auditwatch.model import Alert, Event, iso
 from auditwatch.responders.outbox import DeliveryWorker, Outcome, Sender
 from auditwatch.responders.policy import decide
@@ -116,10 +117,12 @@ class Pipeline:
             st = self.store.load_state()
             if st:
                 self.core.load_state(st)
+                self.inventory.load(st.get("inventory", []))
         self.dead = DeadLetterSink(config.path(config.dead_letter) if config.dead_letter else None)
         self.on_alert = on_alert
         self.events = 0
         self.alerts: list[Alert] = []
+        self.inventory = Inventory()
         self.revocations: dict[str, dict[str, Any]] = {}  # idempotency key -> record
         self._lock = threading.Lock()
         self.sender = sender
@@ -147,6 +150,7 @@ class Pipeline:
         item.ingest_mono = time.perf_counter()
         self.events += 1
         d = self.core.handle(item)
+        self.inventory.update(item)
         if not d.alerts:
             return []
         # revoke first: queue and wake the delivery thread before storing or printing anything
@@ -219,7 +223,7 @@ class Pipeline:
 
     def save_state(self) -> None:
         if self.persist_state:
-            self.store.save_state(self.core.dump_state(), self.clock())
+            self.store.save_state(self.core.dump_state() | {"inventory": self.inventory.dump()}, self.clock())
 
     def close(self, drain_timeout: float = 10.0) -> None:
         self.save_state()

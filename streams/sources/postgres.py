@@ -61,6 +61,8 @@ _KV_RE = re.compile(r"\b(user|db|app|client|host)=([^,\s\]]*)")
 _USERDB_RE = re.compile(r"(?:^|\s)([A-Za-z_][\w$.-]*)@([A-Za-z_][\w$.-]*)(?:\s|$)")
 _STATEMENT_MSG = re.compile(r"^(?:duration: [\d.]+ ms\s+)?(?:statement|execute [^:]*): (.*)$", re.S)
 
+_SET_ROLE = re.compile(r"^(?:SET\s+(?:SESSION\s+|LOCAL\s+)?(?:ROLE|SESSION\s+AUTHORIZATION)\s+(\S+)|RESET\s+(?:ROLE|SESSION\s+AUTHORIZATION)(\b))", re.I)
+
 # An audited statement waits for its session's next record (an ERROR would follow at once);
 # a session quiet for this long, by the log's clock, is released anyway.
 HOLD_SECONDS = 2.0
@@ -122,6 +124,7 @@ class PostgresParser:
         self._cursors: dict[str, _Cursor] = {}
         self._buf: list[Line] = []  # lines of a record still being read (stderr/csv)
         self._done: dict[str, deque[str]] = {}
+        self._roles: dict[str, str] = {}  # session -> role set by SET ROLE
         self._last_error: dict[str, LogRecord] = {}
         self._seq = 0
 
@@ -302,6 +305,17 @@ class PostgresParser:
                 break
             out += self._release(sess)
         return out
+
+    def _track_role(self, sess: str, redacted: str) -> None:
+        m = _SET_ROLE.match(redacted)
+        if m:
+            role = (m.group(1) or "").strip('"')
+            if not role or role.upper() in ("NONE", "DEFAULT"):
+                self._roles.pop(sess, None)
+            else:
+                self._roles[sess] = role
+                if len(self._roles) > 100_000:
+                    self._roles.pop(next(iter(self._roles)))
 
     def _dispatch(self, rec: LogRecord) -> list[Item]:
         sess = rec.session or "-"
@@ -524,6 +538,12 @@ class PostgresParser:
             client_addr=rec.client,
             session_id=sess,
         )
+        role = self._roles.get(sess or "-")
+        if role:
+            # the session user logged in (and is who acted); SET ROLE changed its privileges
+            actor.tags["set_role"] = role
+        if verdict is not None and verdict.kind in ("SET", "RESET"):
+            self._track_role(sess or "-", verdict.redacted)
         raw = {"_via": extra.pop("_via"), "record": rec.raw} | extra
         return Event(
             event_id=eid,

@@ -150,3 +150,21 @@ def test_rules_commands(tmp_path: Path) -> None:
                                           "match: {outcome: {between: 1}}\n")
     p = run("rules", "lint", str(tmp_path), check=False)
     assert p.returncode == 1 and f"{tmp_path / 'broken.yaml'}:6: unknown operator 'between'" in p.stderr
+
+
+def test_explain_and_identities(demo_files: dict[str, Path]) -> None:
+    p = run("explain", "--json", "--line", "17", "--config", str(demo_files["config"]), str(demo_files["postgres"]))
+    (doc,) = [json.loads(x) for x in p.stdout.splitlines()]
+    assert doc["identity"]["id"] == "agent:dana-cursor" and doc["identity"]["kind"] == "agent"
+    assert doc["identity"]["evidence"] == ["registry: db role 'agent_rw' -> agent:dana-cursor"]
+    assert {d["rule_id"] for d in doc["detectors"]} == {"agent-destroys-protected", "agent-outside-scope"}
+    text = run("explain", "--config", str(demo_files["config"]), str(demo_files["cloudtrail"])).stdout
+    assert "because user agent matches cursor signature" in text and "detector  none matched" in text
+    rows = [json.loads(x) for x in run("identities", "--json", "--config", str(demo_files["config"]),
+                                       str(demo_files["cloudtrail"]), str(demo_files["postgres"])).stdout.splitlines()]
+    by = {r["id"]: r for r in rows}
+    assert by["agent:dana-cursor"]["kind"] == "agent" and by["agent:dana-cursor"]["owner"] == "dana@example.com"
+    assert by["agent:dana-cursor"]["categories"] == {"backup.destroy": 1, "data.destroy": 3}  # + 1 failed DROP
+    assert by["agent:dana-cursor"]["failures"] == 1
+    assert by["alice@example.com"]["categories"] == {} and by["alice@example.com"]["failures"] == 1
+    assert by["svc:orders-api"]["kind"] == "service" and by["svc:orders-api"]["events"] == 6

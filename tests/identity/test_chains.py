@@ -131,3 +131,14 @@ def test_browser_ua_with_an_ai_feature_is_a_person() -> None:
     (e,) = events([_ct(0, "GetObject", "s3.amazonaws.com", _iam_user("erin", "AKIAERIN"),
                        "Mozilla/5.0 (Windows NT 10.0) Edg/124.0 Copilot/1.0")])
     assert Attributor().attribute(e).kind != "agent"
+
+
+def test_postgres_set_role_is_kept_as_evidence_of_the_session_user() -> None:
+    lines = ['2026-01-01 00:00:00 UTC [7] bob@prod LOG:  AUDIT: SESSION,1,1,MISC,SET,,,SET ROLE admin_rw,<not logged>',
+             '2026-01-01 00:00:01 UTC [7] bob@prod LOG:  AUDIT: SESSION,2,1,DDL,DROP TABLE,TABLE,public.t,DROP TABLE t,<not logged>',
+             '2026-01-01 00:00:02 UTC [7] bob@prod LOG:  AUDIT: SESSION,3,1,MISC,RESET,,,RESET ROLE,<not logged>',
+             '2026-01-01 00:00:03 UTC [7] bob@prod LOG:  AUDIT: SESSION,4,1,READ,SELECT,,,SELECT 1,<not logged>']
+    evs = [e for e in read_stream(io.BufferedReader(io.BytesIO("\n".join(lines).encode() + b"\n")), "pg",  # type: ignore[arg-type]
+                                  "postgres-stderr") if isinstance(e, Event)]
+    assert [(e.action.name, e.actor.principal, e.actor.tags.get("set_role")) for e in evs] == [
+        ("SET", "bob", None), ("DROP TABLE", "bob", "admin_rw"), ("RESET", "bob", "admin_rw"), ("SELECT", "bob", None)]
