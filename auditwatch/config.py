@@ -66,12 +66,60 @@ class WebhookConfig(_Strict):
         return resolve_secret("responders.webhook", self.secret_env, self.secret_file)
 
 
+class PostgresRevokerConfig(_Strict):
+    dsn_env: str = ""  # env var holding a libpq DSN of a role allowed to ALTER ROLE / terminate
+    dsn_file: str = ""
+    protected_roles: list[str] = Field(default_factory=lambda: ["postgres", "rdsadmin", "cloudsqladmin",
+                                                                 "azure_superuser"])
+
+    def dsn(self) -> str:
+        return resolve_secret("responders.postgres", self.dsn_env, self.dsn_file)
+
+
+class AwsRevokerConfig(_Strict):
+    region: str = "us-east-1"
+    endpoint_url: str = ""  # for tests (moto) and partitions; "" = AWS
+    protected_principals: list[str] = Field(default_factory=list)
+
+
+class SlackConfig(_Strict):
+    channel: str
+    token_env: str = ""
+    token_file: str = ""
+    signing_secret_env: str = ""
+    signing_secret_file: str = ""
+    base_url: str = "https://slack.com/api/"
+
+    def token(self) -> str:
+        return resolve_secret("responders.slack.token", self.token_env, self.token_file)
+
+    def signing_secret(self) -> str:
+        return resolve_secret("responders.slack.signing_secret", self.signing_secret_env, self.signing_secret_file)
+
+
+class PagerDutyConfig(_Strict):
+    routing_key_env: str = ""
+    routing_key_file: str = ""
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = "high"
+
+    def routing_key(self) -> str:
+        return resolve_secret("responders.pagerduty.routing_key", self.routing_key_env, self.routing_key_file)
+
+
 class RespondersConfig(_Strict):
     dry_run: bool = False
     webhook: WebhookConfig | None = None
+    postgres: PostgresRevokerConfig | None = None
+    aws: AwsRevokerConfig | None = None
+    slack: SlackConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
     # identity kinds that may be revoked automatically; humans are paged instead
     auto_revoke_kinds: list[Literal["agent", "service", "unknown", "human"]] = Field(
         default_factory=lambda: ["agent"])
+    protected: list[str] = Field(default_factory=list)  # identity ids / principals never revoked automatically
+    max_auto_revocations_per_minute: int = 5
+    breaker_cooldown_seconds: float = 900.0
 
 
 class DetectorOverride(_Strict):

@@ -24,7 +24,7 @@ from auditwatch.incidents import Incident
 from auditwatch.inventory import Inventory
 from auditwatch.model import Alert, Event, iso
 from auditwatch.responders.outbox import DeliveryWorker, Outcome, Sender
-from auditwatch.responders.policy import decide
+from auditwatch.responders.policy import ResponsePolicy
 from auditwatch.store import Store
 from auditwatch.streams.sources.base import DeadLetter, Item
 
@@ -123,6 +123,7 @@ class Pipeline:
         self.events = 0
         self.alerts: list[Alert] = []
         self.inventory = Inventory()
+        self.policy = ResponsePolicy(config.responders)
         self.revocations: dict[str, dict[str, Any]] = {}  # idempotency key -> record
         self._lock = threading.Lock()
         self.sender = sender
@@ -156,7 +157,7 @@ class Pipeline:
         # revoke first: queue and wake the delivery thread before storing or printing anything
         ready: list[tuple[Alert, dict[str, Any], Incident]] = []
         for alert, (inc, _created) in zip(d.alerts, d.incidents):
-            pd = decide(alert, self.config.responders)
+            pd = self.policy.decide(alert, item.actor.principal)
             alert_dict = alert.to_dict() | {"decision": {"action": pd.action, "reason": pd.reason,
                                                           "dry_run": pd.dry_run}}
             if pd.action == "revoke" and not inc.revoked:
