@@ -9,8 +9,8 @@ threads still see one store.
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,12 @@ CREATE TABLE IF NOT EXISTS counters (
 class Store:
     def __init__(self, path: str | Path) -> None:
         p = str(path)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if p == ":memory:":
-            self.uri = f"file:auditwatch-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            # a private file, not a shared-cache memory database: shared cache takes table
+            # locks that threads (pipeline, delivery workers) would trip over
+            self._tmp = tempfile.TemporaryDirectory(prefix="auditwatch-store-")
+            self.uri = (Path(self._tmp.name) / "store.db").as_uri()
         else:
             try:
                 Path(p).parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +99,7 @@ class Store:
         self.path = p
         self._local = threading.local()
         try:
-            self._keepalive = self.conn()  # keeps a shared-cache memory db alive
+            self._keepalive = self.conn()
             self._keepalive.executescript(SCHEMA)
         except sqlite3.Error as e:
             raise ConfigError(f"store: cannot open SQLite database {p!r}: {e}") from None
@@ -105,10 +109,9 @@ class Store:
         if c is None:
             c = sqlite3.connect(self.uri, uri=True, timeout=30, isolation_level=None,
                                 check_same_thread=False)
-            if self.path != ":memory:":
-                c.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL: a commit survives a process crash; only an OS crash may lose the last ones
-                c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL: a commit survives a process crash; only an OS crash may lose the last ones
+            c.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = c
         return c
 

@@ -113,6 +113,7 @@ class Pipeline:
         # run mode keeps detector state (open sequences, baselines) across restarts;
         # replay starts fresh so a backtest sees only the history it is given
         self.persist_state = persist_state
+        self.inventory = Inventory()
         if persist_state:
             st = self.store.load_state()
             if st:
@@ -122,7 +123,6 @@ class Pipeline:
         self.on_alert = on_alert
         self.events = 0
         self.alerts: list[Alert] = []
-        self.inventory = Inventory()
         self.policy = ResponsePolicy(config.responders)
         self.revocations: dict[str, dict[str, Any]] = {}  # idempotency key -> record
         self._lock = threading.Lock()
