@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_incident ON outbox(responder, incident_id, status, id);
 CREATE TABLE IF NOT EXISTS attempts (
     outbox_id INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
@@ -154,15 +155,22 @@ class Store:
     def due(self, responder: str, now: float, limit: int = 32) -> list[sqlite3.Row]:
         c = self.conn()
         c.row_factory = sqlite3.Row
+        # first in, first out per incident and responder: a resolve never overtakes its
+        # throttled trigger, a thread update never overtakes the message it updates
         rows = c.execute(
-            "SELECT * FROM outbox WHERE responder=? AND status='pending' AND next_attempt<=?"
+            "SELECT * FROM outbox o WHERE responder=? AND status='pending' AND next_attempt<=?"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.responder = o.responder"
+            " AND p.incident_id = o.incident_id AND p.status = 'pending' AND p.id < o.id)"
             " ORDER BY next_attempt, id LIMIT ?", (responder, now, limit)).fetchall()
         c.row_factory = None
         return rows
 
     def next_due(self, responder: str) -> float | None:
-        r = self.conn().execute("SELECT MIN(next_attempt) FROM outbox WHERE responder=? AND status='pending'",
-                                (responder,)).fetchone()
+        r = self.conn().execute(
+            "SELECT MIN(next_attempt) FROM outbox o WHERE responder=? AND status='pending'"
+            " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.responder = o.responder"
+            " AND p.incident_id = o.incident_id AND p.status = 'pending' AND p.id < o.id)",
+            (responder,)).fetchone()
         return r[0] if r and r[0] is not None else None
 
     def record_attempt(self, row_id: int, attempt: int, at: float, status_code: int | None, error: str | None,
