@@ -107,7 +107,11 @@ class DeliveryWorker:
                 self._wake.clear()
                 continue
             for row in rows:
-                self._deliver(row)
+                try:
+                    self._deliver(row)
+                except Exception:  # never let the thread die; the row stays pending and is retried
+                    log.exception("outbox write failed for %s", row["idempotency_key"])
+                    self._wake.wait(0.5)
 
     def _deliver(self, row: Any) -> None:
         attempt_no = row["attempts"] + 1

@@ -22,7 +22,7 @@ from auditwatch.config import Config
 from auditwatch.core import Core
 from auditwatch.incidents import Incident
 from auditwatch.inventory import Inventory
-from auditwatch.model import Alert, Event, iso
+from auditwatch.model import SEVERITY_RANK, Alert, Event, iso
 from auditwatch.responders.outbox import DeliveryWorker, Outcome, Sender
 from auditwatch.responders.policy import ResponsePolicy
 from auditwatch.store import Store
@@ -57,8 +57,8 @@ class DeadLetterSink:
             self._f.close()
 
 
-def revocation_payload(inc: Incident, alert: Alert, dry_run: bool, now: float) -> dict[str, Any]:
-    """The documented revocation request (Standard Webhooks envelope: type, timestamp, data)."""
+def incident_credentials(inc: Incident) -> list[dict[str, str]]:
+    """The credentials the incident's evidence was done with: what a revoker acts on."""
     creds: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for a in inc.alerts:
@@ -68,6 +68,12 @@ def revocation_payload(inc: Incident, alert: Alert, dry_run: bool, now: float) -
                     seen.add((typ, val))
                     creds.append({"type": typ, "id": val} | (
                         {"database": e.resource.database} if typ == "db_role" and e.resource.database else {}))
+    return creds
+
+
+def revocation_payload(inc: Incident, alert: Alert, dry_run: bool, now: float) -> dict[str, Any]:
+    """The documented revocation request (Standard Webhooks envelope: type, timestamp, data)."""
+    creds = incident_credentials(inc)
     ident = inc.identity
     return {
         "type": "auditwatch.revocation.requested",
@@ -126,22 +132,52 @@ class Pipeline:
         self.policy = ResponsePolicy(config.responders)
         self.revocations: dict[str, dict[str, Any]] = {}  # idempotency key -> record
         self._lock = threading.Lock()
+        # revokers first: each has its own delivery thread, so nothing queued for a
+        # notifier (Slack allows about a message a second) ever sits in front of them
+        self.revokers: list[DeliveryWorker] = []
         self.sender = sender
-        if sender is None and config.responders.webhook is not None:
+        rc = config.responders
+        if sender is None and rc.webhook is not None:
             from auditwatch.responders.webhook import WebhookSender
 
-            w = config.responders.webhook
-            sender = self.sender = WebhookSender(w.url, w.secret(), timeout=w.timeout_seconds)
-        self.worker: DeliveryWorker | None = None
+            sender = self.sender = WebhookSender(rc.webhook.url, rc.webhook.secret(),
+                                                 timeout=rc.webhook.timeout_seconds)
+        self.worker: DeliveryWorker | None = None  # the webhook revoker
         if sender is not None:
-            w = config.responders.webhook
-            self.worker = DeliveryWorker(
-                self.store, sender,
-                max_attempts=w.max_attempts if w else 8,
-                backoff_initial=w.backoff_initial_seconds if w else 0.2,
-                backoff_max=w.backoff_max_seconds if w else 30.0,
-                on_outcome=self._outcome)
-            self.worker.start()
+            w = rc.webhook
+            self.worker = self._worker(sender, w.max_attempts if w else 8, w.backoff_initial_seconds if w else 0.2,
+                                       w.backoff_max_seconds if w else 30.0)
+            self.revokers.append(self.worker)
+        if rc.postgres is not None:
+            from auditwatch.responders.revokers.postgres import PostgresRevoker
+
+            self.revokers.append(self._worker(PostgresRevoker(rc.postgres.dsn(),
+                                                              frozenset(rc.postgres.protected_roles))))
+        if rc.aws is not None:
+            from auditwatch.responders.revokers.aws_iam import AwsIamRevoker
+
+            self.revokers.append(self._worker(AwsIamRevoker(
+                endpoint_url=rc.aws.endpoint_url or None, region=rc.aws.region,
+                protected_principals=frozenset(rc.aws.protected_principals))))
+        self.slack: DeliveryWorker | None = None
+        if rc.slack is not None:
+            from auditwatch.responders.slack import SlackSender, SqliteThreadStore
+
+            self.slack = self._worker(SlackSender(rc.slack.token(), rc.slack.channel, base_url=rc.slack.base_url,
+                                                  threads=SqliteThreadStore(self.store)), outcome=False)
+        self.pager: DeliveryWorker | None = None
+        if rc.pagerduty is not None:
+            from auditwatch.responders.pagerduty import PagerDutySender
+
+            self.pager = self._worker(PagerDutySender(rc.pagerduty.routing_key(), url=rc.pagerduty.url),
+                                      outcome=False)
+
+    def _worker(self, sender: Sender, max_attempts: int = 8, backoff_initial: float = 0.2,
+                backoff_max: float = 30.0, outcome: bool = True) -> DeliveryWorker:
+        w = DeliveryWorker(self.store, sender, max_attempts=max_attempts, backoff_initial=backoff_initial,
+                           backoff_max=backoff_max, on_outcome=self._outcome if outcome else None)
+        w.start()
+        return w
 
     # -- the hot path -----------------------------------------------------
     def process(self, item: Item) -> list[Alert]:
@@ -170,9 +206,61 @@ class Pipeline:
             self.store.save_incident(_incident_dict(inc))
             self.alerts.append(alert)
             out.append(alert)
+            self._notify(alert, alert_dict, inc)
             if self.on_alert:
                 self.on_alert(alert, alert_dict)
         return out
+
+    def _notify(self, alert: Alert, alert_dict: dict[str, Any], inc: Incident) -> None:
+        """Notify second: Slack (one thread per incident) and PagerDuty (one page per incident)."""
+        now = self.clock()
+        if self.slack is not None and not alert.joined:
+            from auditwatch.responders.slack import slack_payload
+
+            first = inc.alerts[0] is alert
+            creds = incident_credentials(inc) if inc.revoked else None
+            if self.store.enqueue(f"slack-{alert.alert_id}", inc.incident_id, "slack", "slack",
+                                  slack_payload(_incident_dict(inc), [alert_dict], update=not first, credentials=creds),
+                                  now, time.perf_counter()):
+                self.slack.kick()
+        pdc = self.config.responders.pagerduty
+        if self.pager is not None and pdc is not None and not inc.paged and \
+                SEVERITY_RANK[inc.severity] >= SEVERITY_RANK[pdc.min_severity]:
+            from auditwatch.responders.pagerduty import page_key, page_payload
+
+            inc.paged = True
+            if self.store.enqueue(page_key(inc.incident_id, "trigger"), inc.incident_id, "pagerduty", pdc.url,
+                                  orjson.dumps(page_payload(inc, "trigger")), now, time.perf_counter()):
+                self.pager.kick()
+
+    # -- what people do with an incident (Slack buttons, the web view) ----------
+    def act(self, incident_id: str, action: str, user: str = "") -> str:
+        inc = self.core.grouper.get(incident_id)
+        if inc is None:
+            return f"incident {incident_id} is not open here"
+        if action in ("ack", "acknowledge", "aw_ack"):
+            inc.status = "acknowledged"
+            msg = f"acknowledged by {user or 'someone'}"
+        elif action in ("dismiss", "aw_dismiss", "resolve"):
+            inc.status = "dismissed" if action != "resolve" else "resolved"
+            msg = f"{inc.status} by {user or 'someone'}"
+            pdc = self.config.responders.pagerduty
+            if self.pager is not None and pdc is not None and inc.paged:
+                from auditwatch.responders.pagerduty import page_key, page_payload
+
+                if self.store.enqueue(page_key(inc.incident_id, "resolve"), inc.incident_id, "pagerduty", pdc.url,
+                                      orjson.dumps(page_payload(inc, "resolve")), self.clock(), time.perf_counter()):
+                    self.pager.kick()
+        elif action in ("revoke", "aw_revoke"):
+            if inc.revoked:
+                return "already revoked"
+            inc.revoked = True
+            self._revoke(inc, inc.alerts[-1], self.config.responders.dry_run)
+            msg = f"revocation approved by {user or 'someone'}"
+        else:
+            return f"unknown action {action!r}"
+        self.store.save_incident(_incident_dict(inc) | {"last_action": msg})
+        return msg
 
     def process_all(self, items: Iterable[Item]) -> None:
         for it in items:
@@ -190,17 +278,25 @@ class Pipeline:
             self.revocations[key] = rec
         if dry_run:
             return
-        if self.worker is None:
+        if not self.revokers:
             rec["status"] = "no-revoker-configured"
             log.warning("revocation for %s requested but no revoker is configured", inc.identity.id)
             return
         payload = orjson.dumps(revocation_payload(inc, alert, dry_run, now))
-        endpoint = getattr(self.sender, "url", self.worker.sender.name)
-        if self.store.enqueue(key, inc.incident_id, self.worker.sender.name, str(endpoint), payload, now,
-                              time.perf_counter()):
-            self.worker.kick()
-        else:
-            rec["status"] = "already-queued"
+        for w in self.revokers:
+            # the webhook keeps the plain key (it is the receiver's webhook-id); built-in
+            # revokers get their own, so each is delivered and retried on its own
+            k = key if w is self.worker else f"{key}:{w.sender.name}"
+            if k != key:
+                with self._lock:
+                    self.revocations[k] = rec | {"key": k, "responder": w.sender.name, "status": "queued"}
+            endpoint = getattr(w.sender, "url", w.sender.name)
+            if self.store.enqueue(k, inc.incident_id, w.sender.name, str(endpoint), payload, now,
+                                  time.perf_counter()):
+                w.kick()
+            else:
+                self.revocations[k]["status"] = "already-queued"
+        rec["responder"] = self.worker.sender.name if self.worker else rec.get("responder", "")
 
     def _outcome(self, o: Outcome) -> None:
         with self._lock:
@@ -229,11 +325,13 @@ class Pipeline:
     def close(self, drain_timeout: float = 10.0) -> None:
         self.save_state()
         self.drain(drain_timeout)
-        if self.worker is not None:
-            self.worker.stop()
-        close = getattr(self.sender, "close", None)
-        if close:
-            close()
+        for w in [*self.revokers, self.slack, self.pager]:
+            if w is None:
+                continue
+            w.stop()
+            close = getattr(w.sender, "close", None)
+            if close:
+                close()
         self.dead.close()
 
 

@@ -103,10 +103,23 @@ class Service:
             "followed": [str(f.path) for f in self.followers],
         })
 
+    async def slack_actions(self, request: web.Request) -> web.Response:
+        """Slack's interactivity URL: Acknowledge / Revoke now / Dismiss, signature-verified."""
+        sc = self.cfg.responders.slack
+        if sc is None:
+            return web.json_response({"error": "slack is not configured"}, status=404)
+        from auditwatch.responders.slack import handle_interaction
+
+        body = await request.read()
+        status, doc = handle_interaction(body, dict(request.headers), sc.signing_secret(),
+                                         lambda action, incident, user: self.pipe.act(incident, action, user))
+        return web.json_response(doc, status=status)
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_INGEST_BYTES)
         app.router.add_post("/ingest", self.ingest)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_post("/slack/actions", self.slack_actions)
         return app
 
     async def main(self) -> None:

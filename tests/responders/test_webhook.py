@@ -32,33 +32,55 @@ def receiver():  # type: ignore[no-untyped-def]
 
 def config(tmp_path: Path, url: str, **kw: object) -> Config:
     os.environ["AW_TEST_SECRET"] = SECRET
-    return Config(store=str(tmp_path / "aw.db"), dead_letter=str(tmp_path / "dl.jsonl"),
-                  identities=[{"id": "agent:x", "kind": "agent", "owner": "dana",
-                               "match": {"db_roles": ["agent_rw"]}},
-                              {"id": "bob", "kind": "human", "match": {"db_roles": ["bob"]}}],
-                  responders=RespondersConfig(webhook=WebhookConfig(
-                      url=url, secret_env="AW_TEST_SECRET", **({"backoff_initial_seconds": 0.01} | kw))))  # type: ignore[arg-type]
+    return Config(
+        store=str(tmp_path / "aw.db"),
+        dead_letter=str(tmp_path / "dl.jsonl"),
+        identities=[
+            {
+                "id": "agent:x",
+                "kind": "agent",
+                "owner": "dana",
+                "match": {"db_roles": ["agent_rw"]},
+            },
+            {"id": "bob", "kind": "human", "match": {"db_roles": ["bob"]}},
+        ],
+        responders=RespondersConfig(
+            webhook=WebhookConfig(
+                url=url, secret_env="AW_TEST_SECRET", **({"backoff_initial_seconds": 0.01} | kw)
+            )
+        ),
+    )  # type: ignore[arg-type]
 
 
 def agent_drop(t: float, role: str = "agent_rw", name: str = "DROP TABLE") -> object:
-    return event(name, cats=("data.destroy",), env="prod", t=t, activity="sql",
-                 actor={"principal": role, "principal_type": "db_user"})
+    return event(
+        name,
+        cats=("data.destroy",),
+        env="prod",
+        t=t,
+        activity="sql",
+        actor={"principal": role, "principal_type": "db_user"},
+    )
 
 
 def test_signature_matches_the_spec() -> None:
     s = WebhookSender("http://127.0.0.1:9/x", SECRET)
     h = s.headers("msg_1", '{"a":1}', now=1_700_000_000)
     assert h["webhook-id"] == "msg_1" and h["webhook-timestamp"] == "1700000000"
-    assert h["webhook-signature"] == Webhook(SECRET).sign("msg_1", __import__("datetime").datetime.fromtimestamp(
-        1_700_000_000, __import__("datetime").UTC), '{"a":1}')
+    assert h["webhook-signature"] == Webhook(SECRET).sign(
+        "msg_1",
+        __import__("datetime").datetime.fromtimestamp(1_700_000_000, __import__("datetime").UTC),
+        '{"a":1}',
+    )
     assert h["webhook-signature"].startswith("v1,")
     s.close()
 
 
 def test_receiver_rejects_a_bad_signature(receiver: WebhookReceiver) -> None:
     body = b'{"type":"x"}'
-    h = WebhookSender(receiver.url, "whsec_" + base64.b64encode(b"another-secret-entirely-0000").decode()) \
-        .headers("m1", body.decode())
+    h = WebhookSender(
+        receiver.url, "whsec_" + base64.b64encode(b"another-secret-entirely-0000").decode()
+    ).headers("m1", body.decode())
     r = httpx.post(receiver.url, content=body, headers=h)
     assert r.status_code == 401 and receiver.state.rejected == 1 and not receiver.state.accepted
 
@@ -104,10 +126,14 @@ def test_retries_until_the_receiver_answers(tmp_path: Path, receiver: WebhookRec
 
 
 def test_dead_after_the_budget(tmp_path: Path) -> None:
-    pipe = Pipeline(config(tmp_path, "http://127.0.0.1:9/unreachable", max_attempts=3, timeout_seconds=0.5))
+    pipe = Pipeline(
+        config(tmp_path, "http://127.0.0.1:9/unreachable", max_attempts=3, timeout_seconds=0.5)
+    )
     pipe.process(agent_drop(1_700_000_000))  # type: ignore[arg-type]
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Store(tmp_path / "aw.db").outbox()[0]["status"] == "pending":
+    while (
+        time.monotonic() < deadline and Store(tmp_path / "aw.db").outbox()[0]["status"] == "pending"
+    ):
         time.sleep(0.02)
     pipe.close(drain_timeout=0)
     row = Store(tmp_path / "aw.db").outbox()[0]
@@ -117,7 +143,9 @@ def test_dead_after_the_budget(tmp_path: Path) -> None:
 
 def test_pending_revocation_survives_a_restart(tmp_path: Path, receiver: WebhookReceiver) -> None:
     # first process: queued while the receiver is unreachable, then the process "dies"
-    pipe = Pipeline(config(tmp_path, "http://127.0.0.1:9/down", timeout_seconds=0.2, backoff_initial_seconds=60))
+    pipe = Pipeline(
+        config(tmp_path, "http://127.0.0.1:9/down", timeout_seconds=0.2, backoff_initial_seconds=60)
+    )
     pipe.process(agent_drop(1_700_000_000))  # type: ignore[arg-type]
     time.sleep(0.3)
     pipe.worker.stop()  # type: ignore[union-attr]
@@ -130,7 +158,10 @@ def test_pending_revocation_survives_a_restart(tmp_path: Path, receiver: Webhook
     assert worker.wait_idle(5)
     worker.stop()
     assert [r.webhook_id for r in receiver.state.accepted] == [key]
-    assert orjson.loads(orjson.dumps(receiver.state.accepted[0].payload))["data"]["identity"]["id"] == "agent:x"
+    assert (
+        orjson.loads(orjson.dumps(receiver.state.accepted[0].payload))["data"]["identity"]["id"]
+        == "agent:x"
+    )
 
 
 def test_detector_state_survives_a_restart(tmp_path: Path, receiver: WebhookReceiver) -> None:
@@ -139,14 +170,31 @@ def test_detector_state_survives_a_restart(tmp_path: Path, receiver: WebhookRece
     cfg = config(tmp_path, receiver.url)
     who = {"principal": "bob", "principal_type": "db_user"}
     first = Pipeline(cfg, persist_state=True)
-    e1 = load_event({"time": 1_700_000_000, "action": "DROP TABLE", "categories": ["data.destroy"],
-                     "resource": {"environment": "staging"}, "actor": who, "activity": "sql"})
+    e1 = load_event(
+        {
+            "time": 1_700_000_000,
+            "action": "DROP TABLE",
+            "categories": ["data.destroy"],
+            "resource": {"environment": "staging"},
+            "actor": who,
+            "activity": "sql",
+        }
+    )
     first.process(e1)
     first.close()
     assert first.alerts == []
     second = Pipeline(cfg, persist_state=True)
-    e2 = load_event({"time": 1_700_000_120, "action": "DROP SCHEMA", "categories": ["backup.destroy"],
-                     "resource": {"environment": "staging"}, "actor": who, "activity": "sql"}, n=2)
+    e2 = load_event(
+        {
+            "time": 1_700_000_120,
+            "action": "DROP SCHEMA",
+            "categories": ["backup.destroy"],
+            "resource": {"environment": "staging"},
+            "actor": who,
+            "activity": "sql",
+        },
+        n=2,
+    )
     second.process(e2)
     second.close()
     assert [a.rule_id for a in second.alerts] == ["data-and-backup-destroyed"]
