@@ -290,14 +290,18 @@ def restore(config: str, db_roles: tuple[str, ...], keys: tuple[str, ...], princ
         if cfg.responders.postgres is not None:
             from auditwatch.responders.revokers.postgres import PostgresRevoker
 
+            from auditwatch.streams.embedded import _pg_protected
+
             revokers.append(PostgresRevoker(cfg.responders.postgres.dsn(),
-                                            frozenset(cfg.responders.postgres.protected_roles)))
+                                            _pg_protected(cfg.responders.postgres.protected_roles)))
         if cfg.responders.aws is not None:
             from auditwatch.responders.revokers.aws_iam import AwsIamRevoker
 
             a = cfg.responders.aws
+            from auditwatch.streams.embedded import _aws_protected
+
             revokers.append(AwsIamRevoker(endpoint_url=a.endpoint_url or None, region=a.region,
-                                          protected_principals=frozenset(a.protected_principals)))
+                                          protected_principals=_aws_protected(a.protected_principals)))
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     if not revokers:

@@ -101,7 +101,11 @@ class DeliveryWorker:
                 rows = []
             if not rows:
                 self._idle.set()
-                nd = self.store.next_due(self.sender.name)
+                try:
+                    nd = self.store.next_due(self.sender.name)
+                except Exception:
+                    log.exception("outbox read failed")
+                    nd = None
                 wait = 1.0 if nd is None else max(0.0, min(1.0, nd - self.clock()))
                 self._wake.wait(wait)
                 self._wake.clear()

@@ -57,6 +57,19 @@ class DeadLetterSink:
             self._f.close()
 
 
+def _pg_protected(extra: list[str]) -> frozenset[str]:
+    """The revoker's built-in never-revoke roles, plus the configuration's."""
+    from auditwatch.responders.revokers.postgres import DEFAULT_PROTECTED_ROLES
+
+    return DEFAULT_PROTECTED_ROLES | frozenset(extra)
+
+
+def _aws_protected(extra: list[str]) -> frozenset[str]:
+    from auditwatch.responders.revokers.aws_iam import DEFAULT_PROTECTED_PRINCIPALS
+
+    return DEFAULT_PROTECTED_PRINCIPALS | frozenset(extra)
+
+
 def incident_credentials(inc: Incident) -> list[dict[str, str]]:
     """The credentials the incident's evidence was done with: what a revoker acts on."""
     creds: list[dict[str, str]] = []
@@ -152,13 +165,13 @@ class Pipeline:
             from auditwatch.responders.revokers.postgres import PostgresRevoker
 
             self.revokers.append(self._worker(PostgresRevoker(rc.postgres.dsn(),
-                                                              frozenset(rc.postgres.protected_roles))))
+                                                              _pg_protected(rc.postgres.protected_roles))))
         if rc.aws is not None:
             from auditwatch.responders.revokers.aws_iam import AwsIamRevoker
 
             self.revokers.append(self._worker(AwsIamRevoker(
                 endpoint_url=rc.aws.endpoint_url or None, region=rc.aws.region,
-                protected_principals=frozenset(rc.aws.protected_principals))))
+                protected_principals=_aws_protected(rc.aws.protected_principals + rc.protected))))
         self.slack: DeliveryWorker | None = None
         if rc.slack is not None:
             from auditwatch.responders.slack import SlackSender, SqliteThreadStore

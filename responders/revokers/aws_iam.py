@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import boto3  # type: ignore[import-untyped]
@@ -63,16 +64,11 @@ POLICY_PREFIX = "auditwatch-revoke-"
 PROPAGATION = "IAM changes take seconds to propagate: calls may still succeed for a few seconds"
 
 #: Never revoked automatically (names or ARNs; shell-style patterns allowed).
-DEFAULT_PROTECTED_PRINCIPALS: frozenset[str] = frozenset(
-    {
-        "OrganizationAccountAccessRole",
-        "AWSControlTowerExecution",
-        "AWSCloudFormationStackSetExecutionRole",
-        "break-glass*",
-        "BreakGlass*",
-        "AWSServiceRole*",
-    }
-)
+DEFAULT_PROTECTED_PRINCIPALS: frozenset[str] = frozenset({
+    "OrganizationAccountAccessRole", "AWSControlTowerExecution",
+    "AWSCloudFormationStackSetExecutionRole", "AWSServiceRole*",
+    "break-glass*", "BreakGlass*",
+})  # fmt: skip
 
 _NAME = r"[\w+=,.@-]{1,64}"  # IAM user, role and session names
 _ARN = re.compile(
@@ -86,6 +82,17 @@ _KEY = re.compile(r"^[A-Z0-9]{16,128}$")
 
 class _Stop(Exception):
     """Ends one credential's action with this (refusal or failure) detail."""
+
+
+_Outcome = tuple[bool, bool, str]  # ok, verified, detail
+
+
+def _verified(detail: str) -> _Outcome:
+    return True, True, detail
+
+
+def _not_verified(detail: str) -> _Outcome:
+    return False, False, f"not verified: {detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,28 +239,25 @@ class AwsIamRevoker(RevokerBase):
         with self._lock:
             for c in creds:
                 if c.type == "aws_access_key":
-                    out.append(
-                        self._run(c, "revoke", lambda c=c: self._deactivate(c.id, has_principal))
-                    )
+                    fn = partial(self._deactivate, c.id, has_principal)
                 else:
-                    out.append(self._run(c, "revoke", lambda c=c: self._deny(c.id, pname)))
+                    fn = partial(self._deny, c.id, pname)
+                out.append(self._run(c, "revoke", fn))
         return out
 
     def restore(self, credentials: Iterable[Credential | Mapping[str, Any]]) -> list[Result]:
         out = []
         with self._lock:
             for c in self.own(credentials):
-                if c.type == "aws_access_key":
-                    out.append(self._run(c, "restore", lambda c=c: self._reactivate(c.id)))
-                else:
-                    out.append(self._run(c, "restore", lambda c=c: self._undeny(c.id)))
+                fn = partial(self._reactivate if c.type == "aws_access_key" else self._undeny, c.id)
+                out.append(self._run(c, "restore", fn))
         return out
 
     def _run(
         self,
         cred: Credential,
         action: Literal["revoke", "restore"],
-        fn: Callable[[], tuple[bool, bool, str]],
+        fn: Callable[[], _Outcome],
     ) -> Result:
         t0 = time.perf_counter()
         try:
@@ -310,26 +314,21 @@ class AwsIamRevoker(RevokerBase):
             raise _Stop("refused: not an access key id")
         user = self._key_owner(key_id)
         if check_protected:
-            _acct, my_kind, my_name = self._whoami()
+            acct, my_kind, my_name = self._whoami()
             if (my_kind, my_name) == ("user", user):
                 raise _Stop("refused: the key belongs to the revoker's own user")
-            pat = matches_any([user, f"user/{user}"], self.protected_principals)
+            names = [user, f"user/{user}", f"arn:aws:iam::{acct}:user/{user}"]
+            pat = matches_any(names, self.protected_principals)
             if pat is not None:
                 raise _Stop(f"refused: the key's user is protected (matches {pat!r})")
         return user
 
     # -- access keys -----------------------------------------------------------
-    def _deactivate(self, key_id: str, has_principal: bool) -> tuple[bool, bool, str]:
+    def _deactivate(self, key_id: str, has_principal: bool) -> _Outcome:
         if key_id.startswith("ASIA"):
-            if has_principal:
-                return (
-                    True,
-                    False,
-                    (
-                        "temporary STS key: cannot be deactivated; covered by the "
-                        "revocation of its principal in this request"
-                    ),
-                )
+            if has_principal:  # ok, not verified: nothing was done to the key itself
+                note = "temporary STS key: cannot be deactivated; covered by the revocation of "
+                return True, False, note + "its principal in this request"
             raise _Stop(
                 "failed: temporary STS key (ASIA…) cannot be deactivated and the request "
                 "names no principal to revoke"
@@ -338,23 +337,19 @@ class AwsIamRevoker(RevokerBase):
         self._client("iam").update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
         status = self._key_status(user, key_id)
         if status != "Inactive":
-            return False, False, f"not verified: key status reads {status!r} after deactivation"
-        return (
-            True,
-            True,
-            f"key of user {safe(user)} set Inactive; verified Inactive; {PROPAGATION}",
-        )
+            return _not_verified(f"key status reads {status!r} after deactivation")
+        return _verified(f"key of user {safe(user)} set Inactive; verified Inactive; {PROPAGATION}")
 
-    def _reactivate(self, key_id: str) -> tuple[bool, bool, str]:
+    def _reactivate(self, key_id: str) -> _Outcome:
         user = self._key_user(key_id, check_protected=False)
         self._client("iam").update_access_key(UserName=user, AccessKeyId=key_id, Status="Active")
         status = self._key_status(user, key_id)
         if status != "Active":
-            return False, False, f"not verified: key status reads {status!r} after re-activation"
-        return True, True, f"key of user {safe(user)} set Active; verified Active; {PROPAGATION}"
+            return _not_verified(f"key status reads {status!r} after re-activation")
+        return _verified(f"key of user {safe(user)} set Active; verified Active; {PROPAGATION}")
 
     # -- principals --------------------------------------------------------------
-    def _deny(self, arn: str, pname: str) -> tuple[bool, bool, str]:
+    def _deny(self, arn: str, pname: str) -> _Outcome:
         p = self._principal(arn, check_protected=True)
         now = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         doc = deny_document(now, user=p.kind == "user")
@@ -369,27 +364,19 @@ class AwsIamRevoker(RevokerBase):
         if isinstance(got, str):
             got = json.loads(got)
         if got != doc:
-            return (
-                False,
-                False,
-                f"not verified: policy {pname} reads back different from what was put",
-            )
+            return _not_verified(f"policy {pname} reads back different from what was put")
         what = (
             "denies everything, including its long-term keys"
             if p.kind == "user"
             else "denies every session issued before now; new AssumeRole calls still work"
         )
         via = f" (session {safe(p.session)})" if p.session else ""
-        return (
-            True,
-            True,
-            (
-                f"{p.kind} {safe(p.name)}{via}: inline policy {pname} {what} "
-                f"(aws:TokenIssueTime < {now}); verified by reading it back; {PROPAGATION}"
-            ),
+        return _verified(
+            f"{p.kind} {safe(p.name)}{via}: inline policy {pname} {what} "
+            f"(aws:TokenIssueTime < {now}); verified by reading it back; {PROPAGATION}"
         )
 
-    def _undeny(self, arn: str) -> tuple[bool, bool, str]:
+    def _undeny(self, arn: str) -> _Outcome:
         p = self._principal(arn, check_protected=False)
         iam = self._client("iam")
         if p.kind == "user":
@@ -410,16 +397,8 @@ class AwsIamRevoker(RevokerBase):
             deleter(PolicyName=n, **kw)
         left = ours()
         if left:
-            return (
-                False,
-                False,
-                f"not verified: {len(left)} auditwatch deny policies still attached",
-            )
-        return (
-            True,
-            True,
-            (
-                f"{p.kind} {safe(p.name)}: removed {len(removed)} auditwatch deny "
-                f"polic{'y' if len(removed) == 1 else 'ies'}; verified none left; {PROPAGATION}"
-            ),
+            return _not_verified(f"{len(left)} auditwatch deny policies still attached")
+        return _verified(
+            f"{p.kind} {safe(p.name)}: removed {len(removed)} auditwatch deny "
+            f"polic{'y' if len(removed) == 1 else 'ies'}; verified none left; {PROPAGATION}"
         )

@@ -40,8 +40,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
-from auditwatch.errors import AuditwatchError
+from auditwatch.errors import AuditwatchError, ConfigError
 from auditwatch.responders.console import safe
 from auditwatch.responders.outbox import Attempt
 
@@ -215,9 +216,8 @@ class RevokerBase:
             return attempt(True, None, "dry run: nothing revoked")
         try:
             results = self.revoke(mine, incident_id=req.incident_id or key)
-        except (
-            Exception
-        ) as e:  # a revoker bug is a failed attempt, never an exception into the outbox
+        # a revoker bug is a failed attempt, never an exception into the outbox
+        except Exception as e:
             log.exception("%s failed on %s", self.name, safe(key))
             return attempt(False, f"{type(e).__name__}: {safe(e)}")
         self.last_results = results
@@ -242,25 +242,16 @@ def elapsed_ms(t0: float) -> float:
 # ---------------------------------------------------------------------------
 
 #: Superuser and system roles of PostgreSQL and the managed services; ``pg_*`` are reserved.
-DEFAULT_PROTECTED_ROLES: frozenset[str] = frozenset(
-    {
-        "postgres",
-        "pg_*",
-        "rdsadmin",
-        "rdsrepladmin",
-        "rds_superuser",
-        "rdstopmgr",
-        "rds_replication",  # Amazon RDS
-        "cloudsqladmin",
-        "cloudsqlsuperuser",
-        "cloudsqlreplica",  # Cloud SQL
-        "azure_superuser",
-        "azuresu",
-        "azure_pg_admin",  # Azure
-        "alloydbadmin",
-        "supabase_admin",
-    }
-)
+DEFAULT_PROTECTED_ROLES: frozenset[str] = frozenset({
+    "postgres", "pg_*",
+    # Amazon RDS / Aurora
+    "rdsadmin", "rdsrepladmin", "rds_superuser", "rds_replication", "rdstopmgr",
+    # Google Cloud SQL and AlloyDB
+    "cloudsqladmin", "cloudsqlsuperuser", "cloudsqlreplica", "alloydbadmin",
+    # Azure Database for PostgreSQL
+    "azure_superuser", "azuresu", "azure_pg_admin",
+    "supabase_admin",
+})  # fmt: skip
 
 NAMEDATALEN_MAX = 63  # PostgreSQL truncates longer identifiers, which could name another role
 VERIFY_SECONDS = 1.0
@@ -285,13 +276,22 @@ class PostgresRevoker(RevokerBase):
         connect_timeout: float = 5.0,
         statement_timeout_ms: int = 10_000,
         verify_seconds: float = VERIFY_SECONDS,
+        application_name: str = "auditwatch-revoker",
     ) -> None:
         super().__init__()
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            raise ConfigError(
+                "postgres revoker: malformed DSN (not shown: it may hold a password)"
+            ) from None
         self._dsn = dsn  # may hold a password: never logged, never in errors or repr
+        self._password = str(params.get("password") or "")
         self.protected_roles = frozenset(protected_roles)
         self.connect_timeout = connect_timeout
         self.statement_timeout_ms = statement_timeout_ms
         self.verify_seconds = verify_seconds
+        self.application_name = application_name
         self._conn: psycopg.Connection[Any] | None = None
         self._self_roles: frozenset[str] = frozenset()
         self._lock = threading.Lock()
@@ -305,7 +305,7 @@ class PostgresRevoker(RevokerBase):
             self._dsn,
             autocommit=True,
             connect_timeout=max(1, int(self.connect_timeout)),
-            application_name="auditwatch-revoker",
+            application_name=self.application_name,
         )
         conn.execute(
             sql.SQL("SET statement_timeout = {}").format(sql.Literal(self.statement_timeout_ms))
@@ -423,7 +423,7 @@ class PostgresRevoker(RevokerBase):
                     action,
                     False,
                     False,
-                    f"{type(e).__name__}: {_pg_message(e)} ({ms:.1f} ms)",
+                    f"{type(e).__name__}: {_pg_message(e, self._password)} ({ms:.1f} ms)",
                     ms,
                 )
         ms = elapsed_ms(t0)
@@ -448,8 +448,9 @@ class PostgresRevoker(RevokerBase):
             if not can_login and left == 0:
                 was = "" if before[0] else " (was already NOLOGIN)"
                 return True, (
-                    f"NOLOGIN set{was}, {len(ended)} session(s) terminated, uncommitted work rolled "
-                    f"back; verified: cannot log in, no session left ({elapsed_ms(t0):.1f} ms)"
+                    f"NOLOGIN set{was}, {len(ended)} session(s) terminated, uncommitted work "
+                    f"rolled back; verified: cannot log in, no session left "
+                    f"({elapsed_ms(t0):.1f} ms)"
                 )
             if time.monotonic() >= deadline:
                 why = "rolcanlogin is still true" if can_login else f"{left} session(s) still open"
@@ -472,8 +473,10 @@ class PostgresRevoker(RevokerBase):
         return True, f"LOGIN restored; verified: rolcanlogin is true ({elapsed_ms(t0):.1f} ms)"
 
 
-def _pg_message(e: psycopg.Error) -> str:
-    """The server's primary message (no DSN, no query text), one line, bounded."""
+def _pg_message(e: psycopg.Error, password: str = "") -> str:
+    """The server's primary message (no query text), one line, bounded, the password masked."""
     diag = getattr(e, "diag", None)
     msg = (diag.message_primary if diag is not None else None) or str(e)
+    if password:
+        msg = msg.replace(password, "***")
     return safe(" ".join(msg.split()))[:200]

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from auditwatch.errors import ConfigError
 from auditwatch.incidents import Incident
 from auditwatch.model import Alert, Identity
 from auditwatch.responders.outbox import DeliveryWorker
@@ -107,9 +108,11 @@ class Env:
         raise AssertionError("the held session never reached pg_sleep")
 
     def end(self, held: subprocess.Popen[str], role: str) -> None:
-        """Kill a held client and its backend (a killed psql leaves its backend and locks behind)."""
+        """Kill a held client and its backend (a killed psql leaves its backend, locks and all)."""
         if held.poll() is None:
             held.kill()
+        if held.stdout is not None and not held.stdout.closed:
+            held.communicate(timeout=5)  # also closes the pipes
         held.wait()
         self.scalar(
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {ql(role)}"
@@ -249,17 +252,22 @@ def test_a_missing_role_fails_clearly(revoker: PostgresRevoker) -> None:
     assert not res.ok and res.detail.startswith("role does not exist")
 
 
-def test_reconnects_after_its_connection_is_killed(env: Env, revoker: PostgresRevoker) -> None:
-    first, second = env.role(), env.role()
-    assert revoker.revoke([Credential("db_role", first)])[0].ok
-    env.pg.psql_ok(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = 'auditwatch-revoker'",
-        user=ADMIN_USER,
-    )
-    [res] = revoker.revoke([Credential("db_role", second)])
-    assert res.ok and res.verified, res.detail
-    assert not env.can_login(second)
+def test_reconnects_after_its_connection_is_killed(env: Env) -> None:
+    app = f"rv-revoker-{env.tag}"
+    revoker = PostgresRevoker(env.dsn, application_name=app)
+    try:
+        first, second = env.role(), env.role()
+        assert revoker.revoke([Credential("db_role", first)])[0].ok
+        killed = env.scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            f" WHERE application_name = {ql(app)}"
+        )
+        assert killed == "1"
+        [res] = revoker.revoke([Credential("db_role", second)])
+        assert res.ok and res.verified, res.detail
+        assert not env.can_login(second)
+    finally:
+        revoker.close()
 
 
 def test_an_unreachable_server_is_a_failed_result_without_the_dsn() -> None:
@@ -386,3 +394,9 @@ def test_delivery_worker_marks_the_revocation_delivered(
     finally:
         worker.stop()
         env.end(held, role)
+
+
+def test_a_malformed_dsn_is_a_config_error_that_hides_it() -> None:
+    with pytest.raises(ConfigError) as e:
+        PostgresRevoker("host=127.0.0.1 password=s3cret-pw junk")
+    assert "s3cret-pw" not in str(e.value)
