@@ -22,7 +22,7 @@ from auditwatch.config import Config
 from auditwatch.core import Core
 from auditwatch.incidents import Incident
 from auditwatch.inventory import Inventory
-from auditwatch.model import SEVERITY_RANK, Alert, Event, iso
+from auditwatch.model import SEVERITY_RANK, Alert, Event, Identity, iso
 from auditwatch.responders.outbox import DeliveryWorker, Outcome, Sender
 from auditwatch.responders.policy import ResponsePolicy
 from auditwatch.store import Store
@@ -319,6 +319,28 @@ class Pipeline:
             rec["acked_mono"] = o.acked_mono
             rec["status_code"] = o.status_code
             rec["error"] = o.error
+        if o.dead:
+            self._delivery_failed(o, rec)
+
+    def _delivery_failed(self, o: Outcome, rec: dict[str, Any]) -> None:
+        """A revocation that could not be delivered within its budget is itself an alert:
+        it stays dead-lettered in the store, and people are told it did not happen."""
+        inc = self.core.grouper.get(o.incident_id)
+        ident = inc.identity if inc is not None else Identity(id=str(rec.get("identity", {}).get("id", "?")))
+        alert = Alert(rule_id="responder-delivery-failed", title="A revocation could not be delivered",
+                      severity="high", identity=ident, categories=(), evidence=[], time=self.clock(),
+                      attack=("T1485",), response="page",
+                      reason=f"{o.key} gave up after {o.attempts} attempts: {o.error}",
+                      incident_id=o.incident_id, alert_id=f"{o.incident_id}-failed-{o.key}")
+        ad = alert.to_dict()
+        try:
+            self.store.save_alert(ad, alert.time)
+        except Exception:  # the store may be the problem; the log line below still says it
+            log.exception("could not store the delivery-failure alert")
+        log.error("revocation %s for %s was NOT delivered: %s", o.key, ident.id, o.error)
+        self.alerts.append(alert)
+        if self.on_alert:
+            self.on_alert(alert, ad)
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait for queued responses to be delivered (or given up)."""

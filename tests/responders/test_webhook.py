@@ -139,6 +139,8 @@ def test_dead_after_the_budget(tmp_path: Path) -> None:
     row = Store(tmp_path / "aw.db").outbox()[0]
     assert row["status"] == "dead" and row["attempts"] == 3 and "ConnectError" in row["last_error"]
     assert next(iter(pipe.revocations.values()))["status"] == "dead"
+    failed = [a for a in Store(tmp_path / "aw.db").alerts() if a["rule_id"] == "responder-delivery-failed"]
+    assert len(failed) == 1 and "gave up after 3 attempts" in failed[0]["reason"]
 
 
 def test_pending_revocation_survives_a_restart(tmp_path: Path, receiver: WebhookReceiver) -> None:
