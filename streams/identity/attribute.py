@@ -121,6 +121,11 @@ class _Behaviour:
     actions: set[str] | None = None
 
 
+def _sso_session(a: Actor) -> bool:
+    issuer = a.role_chain[0] if a.role_chain else a.principal
+    return "AWSReservedSSO_" in issuer or "/aws-reserved/sso" in issuer
+
+
 class Attributor:
     """Registry > declared markers > tool signatures > what was learned > structure >
     behaviour; unknown otherwise. State (sessions issued, credentials seen used by
@@ -146,7 +151,8 @@ class Attributor:
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache[key] = ident
-        if ident.kind == "unknown" or (ident.kind != "agent" and ident.confidence < 0.9 and a.credential_id in self.agent_used):
+        if ident.kind == "unknown" or (ident.kind == "human" and ident.confidence <= 0.6):
+            # nothing, or only a weak structural prior, was known: learning and behaviour may speak
             ident = self._dynamic(ev, ident)
         elif ident.kind == "agent" and ident.confidence >= 0.7 and a.credential_id:
             self._learn(a.credential_id, ident)
@@ -183,12 +189,21 @@ class Attributor:
                             allowed_categories=None if e.allowed_categories is None else tuple(e.allowed_categories))
         if agent_signal is not None:
             aid, conf, how, owner = agent_signal
+            declared = self.registry.by_id(aid)  # an agent the registry knows by the name it declared
+            if declared is not None:
+                owner = owner or declared.owner
             if not owner and sess is not None and sess.assumer_kind == "human":
                 owner = sess.assumer
             if not owner:
                 owner = tags.get("on-behalf-of", "") or tags.get("impersonated-by", "")
+            if not owner and _sso_session(a):
+                owner = a.session_name  # an agent driving a person's Identity Center session
+            if not owner and a.principal_type == "user" and "@" in a.principal:
+                owner = a.principal  # an agent driving a person's own login (GCP/Azure/Kubernetes user)
             return Identity(id=aid, kind="agent", confidence=conf, owner=owner,
-                            evidence=(how, *inherited))
+                            evidence=(how, *inherited),
+                            environments=tuple(declared.environments) if declared else (),
+                            purpose=declared.purpose if declared else "")
         platform = _PLATFORM_KINDS.get(tags.get("actor_kind", ""))
         if platform is not None:
             kind, conf, why = platform
@@ -213,8 +228,7 @@ class Attributor:
                             owner=sess.assumer_owner or (sess.assumer if sess.assumer_kind == "human" else ""),
                             evidence=(f"role session issued to {sess.assumer} ({sess.assumer_kind}), "
                                       "no sign of another client",))
-        issuer = a.role_chain[0] if a.role_chain else ""
-        if "/AWSReservedSSO_" in issuer or ":role/aws-reserved/sso" in issuer:
+        if _sso_session(a):
             return Identity(id=default_id, kind="human", confidence=0.6, owner=a.session_name,
                             evidence=(f"IAM Identity Center sign-in session ({a.session_name})",))
         st = _STRUCTURAL.get(a.principal_type)
@@ -250,7 +264,7 @@ class Attributor:
     def _dynamic(self, ev: Event, static: Identity) -> Identity:
         a = ev.actor
         learned = self.agent_used.get(a.credential_id) if a.credential_id else None
-        if learned is not None:
+        if learned is not None and static.kind == "unknown":  # a person's own use of the key stays theirs
             aid, owner = learned
             return Identity(id=aid, kind="agent", confidence=0.8, owner=owner,
                             evidence=(f"credential {a.credential_id} was seen used by agent {aid}",
@@ -325,6 +339,8 @@ class Attributor:
     def _default_id(a: Actor) -> str:
         if a.principal_type == "db_user":
             return f"db:{a.principal}"
+        if _sso_session(a) and "@" in a.session_name:
+            return a.session_name  # Identity Center sessions are named after the person
         if a.principal:
             return a.principal
         return "anonymous"

@@ -50,7 +50,8 @@ class RegistryEntry(BaseModel):
 
 def _values(a: Actor) -> dict[str, list[str]]:
     return {
-        "principals": [a.principal] if a.principal else [],
+        # a registered role covers its sessions: the session issuer is matched too
+        "principals": [x for x in (a.principal, *a.role_chain[:1]) if x],
         "role_sessions": [a.session_name] if a.session_name else [],
         "source_identities": [a.source_identity] if a.source_identity else [],
         "access_keys": [a.credential_id] if a.credential_id and not a.credential_id.startswith("pg:") else [],

@@ -104,6 +104,18 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
     tags = _on_behalf_of(ui)
     if tags:
         actor.tags.update(tags)
+    params_ = rec.get("requestParameters")
+    if isinstance(params_, Mapping) and str(rec.get("eventName", "")).startswith(("AssumeRole", "GetFederationToken")):
+        # the caller declares who it is for the session it asks for (session tags,
+        # SourceIdentity): the same declaration speaks for this call
+        for tag in params_.get("tags") or []:
+            if isinstance(tag, Mapping) and str(tag.get("key", "")).lower() in ("agent", "on-behalf-of"):
+                actor.tags.setdefault(str(tag["key"]).lower(), str(tag.get("value", "")))
+        if params_.get("sourceIdentity") and not actor.source_identity:
+            actor.source_identity = str(params_["sourceIdentity"])
+        if utype in ("WebIdentityUser", "SAMLUser") and params_.get("roleArn"):
+            # no IAM principal yet: the role being assumed is who this is
+            actor.role_chain = (str(params_["roleArn"]),)
     name = str(rec.get("eventName"))
     params = rec.get("requestParameters")
     cats, rtype, rname = cloudtrail_categories(name, params if isinstance(params, Mapping) else None)

@@ -66,6 +66,7 @@ def test_aws_service_and_unknown() -> None:
 
 
 SIGNATURE_CASES = [
+    ("ide-toolkit", {"user_agent": "aws-sdk-js/3.840.0 AWS-Toolkit-For-VSCode/3.73.0 Cursor/1.99.3"}),
     ("claude-code", {"user_agent": "claude-code/2.1.12 aws-cli/2.17"}),
     ("claude-code", {"application_name": "claude-code"}),
     ("cursor", {"user_agent": "Cursor/1.7.2 aws-sdk-js/3.592.0"}),
@@ -87,6 +88,8 @@ SIGNATURE_CASES = [
     ("terraform", {"user_agent": "APN/1.0 HashiCorp/1.0 Terraform/1.8.5 terraform-provider-aws/5.53.0"}),
     ("aws-service", {"user_agent": "rds.amazonaws.com"}),
     ("db-app-pool", {"application_name": "PostgreSQL JDBC Driver"}),
+    ("cloud-runtime", {"user_agent": "aws-sdk-go/1.55.7 (go1.23.10; linux; amd64) amazon-ssm-agent/3.3.2299.0"}),
+    ("cloud-runtime", {"application_name": "datadog-agent"}),
 ]
 
 
