@@ -445,5 +445,17 @@ def bench_identity(as_json: bool) -> None:
     click.echo(orjson.dumps(r).decode() if as_json else render(r))
 
 
+@bench.command("soak")
+@click.option("--minutes", default=1.0, show_default=True)
+@click.option("--rate", default=2000, show_default=True, help="Offered events per second.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_soak(minutes: float, rate: int, as_json: bool) -> None:
+    """The embedded pipeline at a fixed rate with the attack injected every minute; RSS over time."""
+    from auditwatch.bench.soak import render, run_soak
+
+    r = run_soak(minutes, rate)
+    click.echo(orjson.dumps(r).decode() if as_json else render(r))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
