@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench fuzz clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ bench: install
 	@$(BIN)/auditwatch bench sql
 	@$(BIN)/auditwatch bench rules
 	@$(BIN)/auditwatch bench sources
+
+# the fuzz suite with many more examples than CI runs (minutes, not seconds)
+fuzz: install
+	@AUDITWATCH_FUZZ_EXAMPLES=5000 AW_FUZZ_EXAMPLES=50000 $(BIN)/python -m pytest -q tests/fuzz tests/detectors/test_sql_properties.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

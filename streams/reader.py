@@ -16,7 +16,7 @@ import orjson
 from auditwatch.model import SourceRef
 from auditwatch.streams.sources.base import DeadLetter, Item, Line, LineParser, ParseContext
 from auditwatch.streams.sources.detect import SOURCES, canonical, detect, is_json_lines
-from auditwatch.streams.sources.json_records import JsonLinesParser, dispatch
+from auditwatch.streams.sources.json_records import JsonLinesParser, dispatch, loads
 from auditwatch.streams.sources.registry import SourceSpec
 
 # A whole-document JSON file (CloudTrail's S3 delivery) is read at once; above
@@ -117,7 +117,7 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceS
     typ = spec.name if spec else "json"
     ref = SourceRef(typ, name, line=1, offset=0)
     try:
-        data = stream.read(MAX_DOCUMENT_BYTES + 1)
+        data = _read_at_most(stream, MAX_DOCUMENT_BYTES + 1)
     except (OSError, EOFError, zlib.error) as e:
         yield DeadLetter(f"unreadable document: {e}", ref)
         return
@@ -125,7 +125,7 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceS
         yield DeadLetter(f"JSON document over {MAX_DOCUMENT_BYTES} bytes", ref, data[:4096].decode("utf-8", "replace"))
         return
     try:
-        doc = orjson.loads(data)
+        doc = loads(data)
     except orjson.JSONDecodeError as e:
         # JSON lines whose first lines are broken look like a document; if other lines
         # stand on their own, read it as lines so one bad record costs one record
@@ -138,6 +138,19 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceS
         yield DeadLetter(f"invalid JSON document: {e}", ref, data.decode("utf-8", "backslashreplace"))
         return
     yield from dispatch(doc, ref, ctx, raw_text="", only=spec)
+
+
+def _read_at_most(stream: BinaryIO, limit: int, chunk: int = 1 << 20) -> bytes:
+    """Read up to ``limit`` bytes in chunks (read(limit) would allocate all of it up front)."""
+    parts: list[bytes] = []
+    total = 0
+    while total < limit:
+        b = stream.read(min(chunk, limit - total))
+        if not b:
+            break
+        parts.append(b)
+        total += len(b)
+    return b"".join(parts)
 
 
 def _unknown(stream: BinaryIO, name: str) -> Iterator[Item]:

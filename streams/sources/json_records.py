@@ -18,6 +18,22 @@ from auditwatch.streams.sources.registry import SourceSpec, by_priority, record_
 
 TYPE = "json"
 
+# Above this, decode with the standard library: orjson's peak memory on one huge
+# string is many times its size, json's about twice (a 10 MB line stays bounded).
+BIG_JSON = 2 * 1024 * 1024
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON; raises orjson.JSONDecodeError (a ValueError) on bad input."""
+    if len(data) <= BIG_JSON:
+        return orjson.loads(data)
+    import json
+
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as e:
+        raise orjson.JSONDecodeError(str(e), "", 0) from None
+
 
 def dispatch(obj: Any, ref: SourceRef, ctx: ParseContext, raw_text: str = "",
              only: SourceSpec | None = None) -> list[Item]:
@@ -84,7 +100,7 @@ class JsonLinesParser:
             return []
         ref = SourceRef(self.type, self.ctx.source_name, line=line.lineno, offset=line.offset)
         try:
-            obj = orjson.loads(text)
+            obj = loads(text)
         except orjson.JSONDecodeError as e:
             return [DeadLetter(f"invalid JSON: {e}", ref, line.text)]
         return dispatch(obj, ref, self.ctx, raw_text=line.text, only=self.only)

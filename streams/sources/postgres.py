@@ -237,6 +237,8 @@ class PostgresParser:
             return DeadLetter(f"invalid JSON: {e}", ref, line.text)
         if not isinstance(d, dict) or "message" not in d or "error_severity" not in d:
             return DeadLetter("not a PostgreSQL jsonlog record (no message/error_severity)", ref, line.text)
+        if not isinstance(d.get("message"), str) or not isinstance(d.get("error_severity"), str):
+            return DeadLetter("PostgreSQL jsonlog record with a non-text message or error_severity", ref, line.text)
         try:
             t = parse_time(str(d.get("timestamp", "")))
         except ValueError as e:
