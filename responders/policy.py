@@ -57,10 +57,14 @@ class ResponsePolicy:
         self.breaker_open_since = None
         self._recent.clear()
 
-    def decide(self, alert: Alert, principal: str = "") -> PolicyDecision:
+    def decide(self, alert: Alert, principal: str = "", incident_revoked: bool = False) -> PolicyDecision:
         ident = alert.identity
         if alert.response != "revoke":
             return PolicyDecision(alert.response, f"rule {alert.rule_id} asks for {alert.response}")
+        if incident_revoked:
+            # joins an incident whose revocation was already decided: not a new revocation,
+            # so it does not count toward the circuit breaker
+            return PolicyDecision("revoke", f"{ident.id}: already revoked for this incident")
         if ident.protected or ident.id.lower() in self.protected or (principal and principal.lower() in self.protected):
             return PolicyDecision("page", f"{ident.id} is protected: never revoked automatically")
         if ident.kind not in self.cfg.auto_revoke_kinds:

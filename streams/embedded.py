@@ -22,6 +22,7 @@ from auditwatch.config import Config
 from auditwatch.core import Core
 from auditwatch.incidents import Incident
 from auditwatch.inventory import Inventory
+from auditwatch.metrics import Metrics  # metrics (issue 9)
 from auditwatch.model import SEVERITY_RANK, Alert, Event, Identity, iso
 from auditwatch.responders.outbox import DeliveryWorker, Outcome, Sender
 from auditwatch.responders.policy import ResponsePolicy
@@ -120,9 +121,12 @@ def _credentials(e: Event) -> list[tuple[str, str]]:
 class Pipeline:
     def __init__(self, config: Config, *, store: Store | None = None, core: Core | None = None,
                  sender: Sender | None = None, on_alert: Callable[[Alert, dict[str, Any]], None] | None = None,
-                 clock: Callable[[], float] = time.time, persist_state: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, persist_state: bool = False,
+                 metrics: Metrics | None = None, on_event: Callable[[Event], None] | None = None) -> None:
         self.config = config
         self.clock = clock
+        # metrics (issue 9): an injected registry; by default a private one per pipeline
+        self.metrics = metrics if metrics is not None else Metrics(clock=clock)
         if config.mappings:
             from auditwatch.streams.sources.mapped_json import ensure_registered
 
@@ -140,6 +144,7 @@ class Pipeline:
                 self.inventory.load(st.get("inventory", []))
         self.dead = DeadLetterSink(config.path(config.dead_letter) if config.dead_letter else None)
         self.on_alert = on_alert
+        self.on_event = on_event  # every event after attribution, before its alerts (the web view's timeline)
         self.events = 0
         self.alerts: list[Alert] = []
         self.policy = ResponsePolicy(config.responders)
@@ -184,35 +189,49 @@ class Pipeline:
 
             self.pager = self._worker(PagerDutySender(rc.pagerduty.routing_key(), url=rc.pagerduty.url),
                                       outcome=False)
+        # metrics (issue 9): breaker, sequence state, outbox depth and too-late read at scrape time
+        self.metrics.bind(core=self.core, policy=self.policy, store=self.store,
+                          extra_rules=[("responder-delivery-failed", "high")],
+                          sources=[s.format for s in config.sources])
 
     def _worker(self, sender: Sender, max_attempts: int = 8, backoff_initial: float = 0.2,
                 backoff_max: float = 30.0, outcome: bool = True) -> DeliveryWorker:
-        w = DeliveryWorker(self.store, sender, max_attempts=max_attempts, backoff_initial=backoff_initial,
-                           backoff_max=backoff_max, on_outcome=self._outcome if outcome else None)
+        # metrics (issue 9): the metered worker counts each attempt and times queued -> acknowledged
+        w = self.metrics.delivery_worker(self.store, sender, max_attempts=max_attempts,
+                                         backoff_initial=backoff_initial, backoff_max=backoff_max,
+                                         on_outcome=self._outcome if outcome else None)
         w.start()
         return w
 
     # -- the hot path -----------------------------------------------------
     def process(self, item: Item) -> list[Alert]:
         if isinstance(item, DeadLetter):
+            self.metrics.dead_letter(item)  # metrics (issue 9)
             self.dead.write(item)
             return []
         item.ingest_mono = time.perf_counter()
         self.events += 1
         d = self.core.handle(item)
         self.inventory.update(item)
+        self.metrics.event(item)  # metrics (issue 9)
+        if self.on_event is not None:
+            self.on_event(item)
         if not d.alerts:
             return []
+        alerted_mono = time.perf_counter()  # metrics (issue 9): observed only after revocations are queued
         # revoke first: queue and wake the delivery thread before storing or printing anything
         ready: list[tuple[Alert, dict[str, Any], Incident]] = []
         for alert, (inc, _created) in zip(d.alerts, d.incidents):
-            pd = self.policy.decide(alert, item.actor.principal)
+            pd = self.policy.decide(alert, item.actor.principal, incident_revoked=inc.revoked)
             alert_dict = alert.to_dict() | {"decision": {"action": pd.action, "reason": pd.reason,
                                                           "dry_run": pd.dry_run}}
             if pd.action == "revoke" and not inc.revoked:
                 inc.revoked = True
                 self._revoke(inc, alert, pd.dry_run)
+            elif alert.response == "revoke" and pd.action != "revoke":
+                self.metrics.revocation("withheld")  # metrics (issue 9)
             ready.append((alert, alert_dict, inc))
+        self.metrics.decision(item, d, alerted_mono)  # metrics (issue 9)
         out = []
         for alert, alert_dict, inc in ready:
             self.store.save_alert(alert_dict, alert.time)
@@ -290,8 +309,10 @@ class Pipeline:
         with self._lock:
             self.revocations[key] = rec
         if dry_run:
+            self.metrics.revocation("dry_run")  # metrics (issue 9)
             return
         if not self.revokers:
+            self.metrics.revocation("unconfigured")  # metrics (issue 9)
             rec["status"] = "no-revoker-configured"
             log.warning("revocation for %s requested but no revoker is configured", inc.identity.id)
             return
@@ -306,8 +327,10 @@ class Pipeline:
             endpoint = getattr(w.sender, "url", w.sender.name)
             if self.store.enqueue(k, inc.incident_id, w.sender.name, str(endpoint), payload, now,
                                   time.perf_counter()):
+                self.metrics.revocation("requested")  # metrics (issue 9)
                 w.kick()
             else:
+                self.metrics.revocation("duplicate")  # metrics (issue 9)
                 self.revocations[k]["status"] = "already-queued"
         rec["responder"] = self.worker.sender.name if self.worker else rec.get("responder", "")
 
@@ -319,6 +342,7 @@ class Pipeline:
             rec["acked_mono"] = o.acked_mono
             rec["status_code"] = o.status_code
             rec["error"] = o.error
+        self.metrics.revocation_outcome(o)  # metrics (issue 9)
         if o.dead:
             self._delivery_failed(o, rec)
 
@@ -338,6 +362,7 @@ class Pipeline:
         except Exception:  # the store may be the problem; the log line below still says it
             log.exception("could not store the delivery-failure alert")
         log.error("revocation %s for %s was NOT delivered: %s", o.key, ident.id, o.error)
+        self.metrics.alert(alert)  # metrics (issue 9)
         self.alerts.append(alert)
         if self.on_alert:
             self.on_alert(alert, ad)

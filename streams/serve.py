@@ -2,8 +2,8 @@
 
 One asyncio process: followers poll the configured files, ``POST /ingest``
 accepts log bytes over HTTP (any supported format, auto-detected), ``/healthz``
-reports liveness and counts. SIGTERM/SIGINT stop intake, flush what parsers
-hold, drain the outbox, and exit.
+reports liveness and counts, ``/metrics`` serves Prometheus metrics.
+SIGTERM/SIGINT stop intake, flush what parsers hold, drain the outbox, and exit.
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ from typing import Any
 from aiohttp import web
 
 from auditwatch.config import Config
+from auditwatch.metrics import CONTENT_TYPE, Metrics  # metrics (issue 9)
 from auditwatch.responders.console import jsonl
 from auditwatch.streams.embedded import Pipeline
 from auditwatch.streams.follow import FileFollower
 from auditwatch.streams.reader import read_stream
 from auditwatch.streams.sources.detect import canonical
+from auditwatch.web import Broadcaster, Timeline, web_app
 
 log = logging.getLogger("auditwatch.serve")
 
 MAX_INGEST_BYTES = 64 * 1024 * 1024
 STATE_SAVE_SECONDS = 5.0  # detector state checkpoint; a crash replays at most this much state
 INGEST_TOKEN_ENV = "AUDITWATCH_INGEST_TOKEN"
+UI_TOKEN_ENV = "AUDITWATCH_UI_TOKEN"  # the web view (/ui/) is served only when this is set
 
 
 class Service:
@@ -38,10 +41,17 @@ class Service:
         self.cfg = cfg
         self.poll_seconds = poll_seconds
 
+        # the web view: live updates to open pages, and each identity's recent actions
+        self.broadcaster = Broadcaster()
+        self.timeline = Timeline()
+
         def printer(_a: Any, ad: dict[str, Any]) -> None:
             print(jsonl(ad), flush=True)
+            self.broadcaster.publish(ad)
 
-        self.pipe = Pipeline(cfg, on_alert=printer, persist_state=True)
+        # metrics (issue 9): the service's registry, with the process/platform/GC collectors
+        self.pipe = Pipeline(cfg, on_alert=printer, persist_state=True, metrics=Metrics(runtime=True),
+                             on_event=self.timeline.add)
         self.followers: list[FileFollower] = []
         for s in cfg.sources:
             path = str(cfg.path(s.path))
@@ -50,6 +60,7 @@ class Service:
         self.started = time.time()
         self.stopping = asyncio.Event()
         self.token = os.environ.get(INGEST_TOKEN_ENV, "")
+        self.ui_token = os.environ.get(UI_TOKEN_ENV, "")
 
     async def follow(self) -> None:
         last_save = time.monotonic()
@@ -103,6 +114,12 @@ class Service:
             "followed": [str(f.path) for f in self.followers],
         })
 
+    async def metrics(self, _request: web.Request) -> web.Response:
+        """Prometheus scrape endpoint (metrics, issue 9): text exposition format 0.0.4."""
+        from prometheus_client import generate_latest
+
+        return web.Response(body=generate_latest(self.pipe.metrics.registry), headers={"Content-Type": CONTENT_TYPE})
+
     async def slack_actions(self, request: web.Request) -> web.Response:
         """Slack's interactivity URL: Acknowledge / Revoke now / Dismiss, signature-verified."""
         sc = self.cfg.responders.slack
@@ -112,14 +129,23 @@ class Service:
 
         body = await request.read()
         status, doc = handle_interaction(body, dict(request.headers), sc.signing_secret(),
-                                         lambda action, incident, user: self.pipe.act(incident, action, user))
+                                         self._act)
         return web.json_response(doc, status=status)
+
+    def _act(self, action: str, incident: str, user: str) -> str:
+        msg = self.pipe.act(incident, action, user)
+        self.broadcaster.publish({"type": "incident", "incident_id": incident, "message": msg})  # open pages update
+        return msg
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_INGEST_BYTES)
         app.router.add_post("/ingest", self.ingest)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics", self.metrics)  # metrics (issue 9)
         app.router.add_post("/slack/actions", self.slack_actions)
+        if self.ui_token:
+            app.add_subapp("/ui/", web_app(self.pipe, self.ui_token, broadcaster=self.broadcaster,
+                                           timeline=self.timeline))
         return app
 
     async def main(self) -> None:
