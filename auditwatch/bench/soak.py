@@ -104,7 +104,7 @@ def run_soak(minutes: float = 1.0, rate: int = 2000) -> dict[str, Any]:
     per_min = {}
     for m, xs in sorted(lat_by_min.items()):
         q = statistics.quantiles(xs, n=100) if len(xs) >= 2 else [xs[0]] * 99
-        per_min[m] = {"alerts": len(xs), "p50": round(q[49], 3), "p99": round(q[98], 3)}
+        per_min[str(m)] = {"alerts": len(xs), "p50": round(q[49], 3), "p99": round(q[98], 3)}
     all_lat = sorted(x for xs in lat_by_min.values() for x in xs)
     q = statistics.quantiles(all_lat, n=100) if len(all_lat) >= 2 else [0.0] * 99
     return {
