@@ -321,6 +321,17 @@ def restore(config: str, db_roles: tuple[str, ...], keys: tuple[str, ...], princ
 
 
 @main.command()
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False),
+              help="YAML with a `guard:` section (agent, owner, scope, credentials, spool, monitor_url).")
+def guard(config: str | None) -> None:
+    """Pre-tool hook for Claude Code and Cursor: reads the hook event on stdin, answers
+    allow / deny / ask in the tool's own format, and records the decision for the monitor."""
+    from auditwatch.guard import main as guard_main
+
+    raise SystemExit(guard_main(config, sys.stdin.read()))
+
+
+@main.command()
 def formats() -> None:
     """List the input formats auditwatch reads (for --input-format and sources[].format)."""
     from auditwatch.streams.sources.detect import ALIASES, SOURCES
@@ -454,6 +465,16 @@ def bench_soak(minutes: float, rate: int, as_json: bool) -> None:
     from auditwatch.bench.soak import render, run_soak
 
     r = run_soak(minutes, rate)
+    click.echo(orjson.dumps(r).decode() if as_json else render(r))
+
+
+@bench.command("guard")
+@click.option("--json", "as_json", is_flag=True)
+def bench_guard(as_json: bool) -> None:
+    """The guard on the labelled agent-command corpus: recall, false denies, decision p99."""
+    from auditwatch.bench.guard import render, run_bench
+
+    r = run_bench()
     click.echo(orjson.dumps(r).decode() if as_json else render(r))
 
 

@@ -183,6 +183,8 @@ class Alert:
                     "outcome": e.action.outcome,
                     "statement": e.action.statement or None,
                     "resource": asdict(e.resource),
+                    # an access key id, DB role or token fingerprint: never a secret
+                    "credential": e.actor.credential_id or None,
                 }
                 for e in self.evidence
             ],

@@ -138,6 +138,8 @@ class Attributor:
         self.sessions: OrderedDict[str, _Session] = OrderedDict()  # issued access key -> session
         self.agent_used: OrderedDict[str, tuple[str, str]] = OrderedDict()  # credential -> (agent id, owner)
         self._behaviour: OrderedDict[str, _Behaviour] = OrderedDict()
+        # credential fingerprints seen in agent sessions (the guard's records) -> the agent
+        self.agent_tokens: OrderedDict[str, tuple[str, str, str, str]] = OrderedDict()
 
     # -- the hot path -----------------------------------------------------------
     def attribute(self, ev: Event) -> Identity:
@@ -158,8 +160,25 @@ class Attributor:
             self._learn(a.credential_id, ident)
         if ev.source.type == "cloudtrail" and ev.action.name in _ASSUME and ev.succeeded:
             self._remember_session(ev, ident)
+        if ev.source.type == "agent-hooks":
+            self._remember_tokens(ev, ident)
+        elif self.agent_tokens and a.credential_id:
+            joined = self.agent_tokens.get(a.credential_id) or self.agent_tokens.get(a.credential_id.removeprefix("fp:"))
+            if joined is not None:
+                # the provider saw the credential an agent session used: that agent acted
+                aid, owner, session, summary = joined
+                ident = Identity(id=aid, kind="agent", confidence=0.9, owner=owner,
+                                 evidence=(f"same credential as agent session {session or '?'} used "
+                                           f"({summary[:120]})", *ident.evidence))
         ev.identity = ident
         return ident
+
+    def _remember_tokens(self, ev: Event, ident: Identity) -> None:
+        for k, v in ev.actor.tags.items():
+            if v and (k.startswith("token_fp") or k.startswith("token_sha256")):
+                self.agent_tokens[v] = (ident.id, ident.owner, ev.actor.session_id, ev.action.statement)
+                if len(self.agent_tokens) > MAX_TRACKED:
+                    self.agent_tokens.popitem(last=False)
 
     def _decide(self, a: Actor, sess: _Session | None) -> Identity:
         default_id = self._default_id(a)
@@ -326,13 +345,16 @@ class Attributor:
     def dump(self) -> dict[str, Any]:
         return {"sessions": {k: [s.assumer, s.assumer_kind, s.assumer_owner, s.tags, s.source_identity,
                                  s.session_name] for k, s in self.sessions.items()},
-                "agent_used": {k: list(v) for k, v in self.agent_used.items()}}
+                "agent_used": {k: list(v) for k, v in self.agent_used.items()},
+                "agent_tokens": {k: list(v) for k, v in self.agent_tokens.items()}}
 
     def load(self, d: dict[str, Any]) -> None:
         for k, v in d.get("sessions", {}).items():
             self.sessions[k] = _Session(v[0], v[1], v[2], dict(v[3]), v[4], v[5])
         for k, v in d.get("agent_used", {}).items():
             self.agent_used[k] = (v[0], v[1])
+        for k, v in d.get("agent_tokens", {}).items():
+            self.agent_tokens[k] = (v[0], v[1], v[2], v[3])
         self._cache.clear()
 
     @staticmethod

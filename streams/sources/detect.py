@@ -9,6 +9,7 @@ from __future__ import annotations
 import orjson
 
 from auditwatch.streams.sources import (  # noqa: F401  (each registers itself)
+    agent_hooks,
     azure_activity,
     cloudtrail,
     gcp_audit,

@@ -19,7 +19,7 @@ def test_pack_loads_cleanly() -> None:
         "agent-destroys-protected", "data-and-backup-destroyed", "logging-disabled", "destructive-in-protected",
         "logging-disabled-around-destruction", "privilege-escalation-then-destruction", "mass-deletion",
         "agent-creates-credential", "agent-outside-scope", "credential-outside-purpose", "privilege-escalation",
-        "key-destruction"}
+        "key-destruction", "agent-guard-denied"}
 
 
 @pytest.mark.parametrize("result", run_samples(RULES), ids=lambda r: f"{r.rule_id}:{r.name}")
