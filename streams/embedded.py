@@ -10,6 +10,7 @@ position, never dropped.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -137,6 +138,7 @@ class Pipeline:
         # replay starts fresh so a backtest sees only the history it is given
         self.persist_state = persist_state
         self.inventory = Inventory()
+        self.store_errors = 0
         if persist_state:
             st = self.store.load_state()
             if st:
@@ -234,8 +236,13 @@ class Pipeline:
         self.metrics.decision(item, d, alerted_mono)  # metrics (issue 9)
         out = []
         for alert, alert_dict, inc in ready:
-            self.store.save_alert(alert_dict, alert.time)
-            self.store.save_incident(_incident_dict(inc))
+            try:
+                self.store.save_alert(alert_dict, alert.time)
+                self.store.save_incident(_incident_dict(inc))
+            except sqlite3.Error as e:  # disk full, read-only: say so clearly, keep detecting
+                self.store_errors += 1
+                log.error("store write failed (%s): alert %s kept in memory and printed, not stored",
+                          e, alert.alert_id)
             self.alerts.append(alert)
             out.append(alert)
             self._notify(alert, alert_dict, inc)
@@ -325,8 +332,17 @@ class Pipeline:
                 with self._lock:
                     self.revocations[k] = rec | {"key": k, "responder": w.sender.name, "status": "queued"}
             endpoint = getattr(w.sender, "url", w.sender.name)
-            if self.store.enqueue(k, inc.incident_id, w.sender.name, str(endpoint), payload, now,
-                                  time.perf_counter()):
+            try:
+                queued = self.store.enqueue(k, inc.incident_id, w.sender.name, str(endpoint), payload, now,
+                                            time.perf_counter())
+            except sqlite3.Error as e:
+                # the durable outbox is unavailable: send once now rather than not at all
+                self.store_errors += 1
+                log.error("outbox write failed (%s): sending %s directly, without retries", e, k)
+                att = w.sender.send(k, payload)
+                self.revocations[k]["status"] = "delivered" if att.ok else "failed-unqueued"
+                continue
+            if queued:
                 self.metrics.revocation("requested")  # metrics (issue 9)
                 w.kick()
             else:
