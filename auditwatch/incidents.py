@@ -14,6 +14,9 @@ from typing import Literal
 from auditwatch.model import SEVERITY_RANK, Alert, Identity, Severity
 
 Status = Literal["open", "acknowledged", "resolved", "dismissed"]
+MAX_ALERTS_KEPT = 200
+MAX_OPEN_IDENTITIES = 10_000
+KEEP_FIRST = 20
 
 
 @dataclass(slots=True)
@@ -27,6 +30,7 @@ class Incident:
     alerts: list[Alert] = field(default_factory=list)
     revoked: bool = False  # a revocation was requested for this incident
     paged: bool = False
+    count: int = 0  # alerts ever joined (``alerts`` keeps the first and the latest only)
 
     def rule_ids(self) -> list[str]:
         return sorted({a.rule_id for a in self.alerts})
@@ -38,6 +42,8 @@ class IncidentGrouper:
         self._open: dict[str, Incident] = {}
 
     def add(self, alert: Alert) -> tuple[Incident, bool]:
+        if len(self._open) > MAX_OPEN_IDENTITIES:
+            self._expire(alert.time)
         """Attach an alert to its identity's open incident (or a new one)."""
         ident = alert.identity.id
         inc = self._open.get(ident)
@@ -50,12 +56,21 @@ class IncidentGrouper:
             self._open[ident] = inc
             created = True
         inc.alerts.append(alert)
+        inc.count += 1
+        if len(inc.alerts) > MAX_ALERTS_KEPT:
+            # a long-running incident keeps its first alerts and its latest: memory stays bounded
+            del inc.alerts[KEEP_FIRST]
         inc.updated = max(inc.updated, alert.time)
         if SEVERITY_RANK[alert.severity] > SEVERITY_RANK[inc.severity]:
             inc.severity = alert.severity
         alert.incident_id = inc.incident_id
-        alert.alert_id = f"{inc.incident_id}-{len(inc.alerts)}"
+        alert.alert_id = f"{inc.incident_id}-{inc.count}"
         return inc, created
+
+    def _expire(self, now: float) -> None:
+        """Forget incidents whose window has passed (they are in the store)."""
+        for k in [k for k, inc in self._open.items() if now - inc.updated > self.window]:
+            del self._open[k]
 
     def get(self, incident_id: str) -> Incident | None:
         for inc in self._open.values():

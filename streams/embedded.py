@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import deque
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from auditwatch.store import Store
 from auditwatch.streams.sources.base import DeadLetter, Item
 
 log = logging.getLogger("auditwatch.pipeline")
+MAX_ALERTS_IN_MEMORY = 10_000
 
 
 class DeadLetterSink:
@@ -148,7 +150,8 @@ class Pipeline:
         self.on_alert = on_alert
         self.on_event = on_event  # every event after attribution, before its alerts (the web view's timeline)
         self.events = 0
-        self.alerts: list[Alert] = []
+        # the latest alerts, for the web view and callers; all of them are in the store
+        self.alerts: deque[Alert] = deque(maxlen=MAX_ALERTS_IN_MEMORY)
         self.policy = ResponsePolicy(config.responders)
         self.revocations: dict[str, dict[str, Any]] = {}  # idempotency key -> record
         self._lock = threading.Lock()

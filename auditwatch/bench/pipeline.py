@@ -72,7 +72,7 @@ def run_bench(n_events: int = 100_000) -> dict[str, Any]:
 
     def on_alert(a: Alert, _d: dict[str, Any]) -> None:
         now = time.perf_counter()
-        lat.append((now - a.evidence[-1].ingest_mono) * 1000)
+        lat.append((now - max(e.ingest_mono for e in a.evidence)) * 1000)
 
     with tempfile.TemporaryDirectory() as d, WebhookReceiver("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY") as rx:
         import os

@@ -64,7 +64,9 @@ def run_soak(minutes: float = 1.0, rate: int = 2000) -> dict[str, Any]:
     def on_alert(a: Alert, _d: dict[str, Any]) -> None:
         m = int((time.monotonic() - start) // 60)
         if a.evidence:
-            lat_by_min.setdefault(m, []).append((time.perf_counter() - a.evidence[-1].ingest_mono) * 1000)
+            # from the moment the event that completed the match entered the pipeline
+            latest = max(e.ingest_mono for e in a.evidence)
+            lat_by_min.setdefault(m, []).append((time.perf_counter() - latest) * 1000)
         if a.rule_id == "agent-destroys-protected" and a.identity.id.startswith("db:agent_soak_"):
             detected.add(a.identity.id)
 

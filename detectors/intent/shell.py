@@ -66,11 +66,12 @@ D, B, L, P, C, I, K, X = (DATA_DESTROY, BACKUP_DESTROY, LOGGING_DISABLE, PRIVILE
 # Larger commands are analysed on their first MAX_ANALYSED characters; the rest is
 # scanned for destructive keywords (conservative) and the intent is flagged truncated.
 MAX_ANALYSED = 64 * 1024
-MAX_DEPTH = 24  # nested shells, substitutions, wrappers
+MAX_DEPTH = 24  # nested wrappers (sudo env timeout ...) and scripts together
+MAX_SCRIPT_DEPTH = 12  # nested scripts: bash -c, eval, $( ), decoded payloads
 MAX_VALUE = 64 * 1024  # one variable / static output
-MAX_WORK = 2_000_000  # characters lexed per analysis, all nesting levels together
+MAX_WORK = 512 * 1024  # characters lexed per analysis, all nesting levels together
 
-__all__ = ["CredentialUse", "Finding", "Intent", "MAX_ANALYSED", "analyse_command", "fingerprint"]
+__all__ = ["MAX_ANALYSED", "CredentialUse", "Finding", "Intent", "analyse_command", "fingerprint"]
 
 
 # --------------------------------------------------------------------------- results
@@ -178,8 +179,8 @@ _DQ_PLAIN = re.compile(r"[^\"\\$`]+")
 _HD_PLAIN = re.compile(r"[^\\$`]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _REDIR = re.compile(r"(\d*)(<<<|<<-|<<|<>|<&|>&|>>|>\||&>>|&>|<|>)")
-_PARAM = re.compile(r"^#?([A-Za-z_][A-Za-z0-9_]*|\d+|[@*#?$!-])(.*)$", re.S)
-_ANSI = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.S)
+_PARAM = re.compile(r"^#?([A-Za-z_][A-Za-z0-9_]*|\d+|[@*#?$!-])(.*)$", re.DOTALL)
+_ANSI = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
 _ANSI_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
                 "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 _MAX_LEX_NEST = 40
@@ -206,7 +207,7 @@ def _ansi_c(body: str) -> str:
 class _Lexer:
     """POSIX-sh word and operator splitting with bash's common extensions."""
 
-    __slots__ = ("s", "n", "errors", "pending", "nest")
+    __slots__ = ("errors", "n", "nest", "pending", "s")
 
     def __init__(self, s: str, errors: list[str], nest: int = 0) -> None:
         self.s = s
@@ -553,7 +554,7 @@ _URL_CRED = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/\s:@'\"]*):([^@\s/'\"]+)@")
 _CONNINFO_PW = re.compile(r"(?i)(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 
 _LOCAL_HOST = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|0\.0\.0\.0|\[?::1\]?|host\.docker\.internal"
-                         r"|[^.]+\.local|.*\.localhost|kubernetes\.docker\.internal)$", re.I)
+                         r"|[^.]+\.local|.*\.localhost|kubernetes\.docker\.internal)$", re.IGNORECASE)
 _REMOTE_TOOLS = frozenset({"curl", "wget", "http", "https", "xh", "xhs", "fetch", "nc", "ncat"})
 
 _DISK = re.compile(r"^/dev/(sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|disk\d|rdisk\d|md\d|dm-\d"
@@ -566,8 +567,14 @@ _DATA_PATH = re.compile(
     r"|(^|/)data/db(/|$)"
     r"|\.(db|sqlite|sqlite3|db3|mdb|accdb|ibd|frm|myd|wt|tfstate)(\*)?$"
     r"|(^|/)ibdata\d*$)")
-_BACKUP_PATH = re.compile(r"(?i)((^|[/_.-])(backups?|snapshots?|dumps?|pg_?dumps?|wal[-_]archive|archives?)"
+# cloud resource names (buckets, prefixes, vaults)
+_BACKUP_PATH = re.compile(r"(?i)((^|[/_.:-])(backups?|snapshots?|dumps?|pg_?dumps?|wal[-_]archive|archives?)"
                           r"([/_.-]|\d|$)|\.dump$)")
+# local paths: snapshots/archives there are mostly test snapshots and old code, so narrower
+_BACKUP_FILE = re.compile(r"(?i)((^|[/_.-])(backups?|dumps?|pg_?dumps?|wal[-_]archive|pgbackrest|barman)"
+                          r"([/_.-]|\d|$)|\.dump$)")
+_NOT_BACKUP = re.compile(r"(?i)(^|/)(tests?|spec|fixtures?|__snapshots__|__tests__|src|lib|node_modules|tmp"
+                         r"|temp)(/|$)|\.(py|ts|tsx|js|jsx|go|rb|java|rs|snap|md)$")
 _LOG_PATH = re.compile(r"(?i)(^/var/log(/|$)|(^|/)(audit\.log|auth\.log|secure|syslog|messages|wtmp|btmp"
                        r"|lastlog|\.bash_history|\.zsh_history)$|^/var/audit(/|$))")
 _CATASTROPHIC = frozenset({"/", "/*", "~", "~/", "~/*", "$HOME", "${HOME}", "$HOME/*", "${HOME}/*", ".",
@@ -592,8 +599,8 @@ _DB_MARK = re.compile(r"(?i)execute|executescript|\.query\s*\(|cursor|\.sql\s*[`
 _SQL_START = re.compile(r"(?is)^\s*(drop|truncate|delete|update|alter|grant|create\s+(user|role)|set|copy"
                         r"|do|rename)\b")
 _STR_LIT = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'|"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\''
-                      r"|`((?:[^`\\]|\\.)*)`", re.S)
-_PY_ESC = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|[0-7]{1,3}|.)", re.S)
+                      r"|`((?:[^`\\]|\\.)*)`", re.DOTALL)
+_PY_ESC = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|[0-7]{1,3}|.)", re.DOTALL)
 _PY_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "`": "`", "0": "\0"}
 _MONGO_DESTROY = re.compile(r"\.dropDatabase\s*\(|\.drop\s*\(\s*\)|\.(deleteMany|remove)\s*\(\s*\{\s*\}\s*\)")
 _FILE_REMOVAL = re.compile(r"(shutil\.rmtree|os\.remove|os\.unlink|os\.rmdir|fs\.rmSync|fs\.rm|fs\.unlinkSync"
@@ -841,7 +848,7 @@ _HttpRule = tuple[re.Pattern[str], str, re.Pattern[str], str, tuple[str, ...]]
 
 
 def _rules(spec: list[tuple[str, str, str, str, tuple[str, ...]]]) -> tuple[_HttpRule, ...]:
-    return tuple((re.compile(h, re.I), m, re.compile(p), k, c) for h, m, p, k, c in spec)
+    return tuple((re.compile(h, re.IGNORECASE), m, re.compile(p), k, c) for h, m, p, k, c in spec)
 
 
 _HTTP_RULES = _rules([
@@ -1029,7 +1036,8 @@ _CLI_ALIASES = {"flyctl": "fly", "neon": "neonctl", "sls": "serverless", "sequel
 _CLI_VALUED: dict[str, frozenset[str]] = {
     "gcloud": frozenset({"--project", "--account", "--configuration", "--format", "--verbosity",
                          "--impersonate-service-account", "--billing-project", "--region", "--zone"}),
-    "az": frozenset({"--subscription", "-o", "--output", "--query"}),
+    "az": frozenset({"--subscription", "-o", "--output", "--query", "-g", "--resource-group", "-n", "--name",
+                     "--server", "-s", "--location", "-l", "--account-name", "--container-name"}),
     "fly": frozenset({"-a", "--app", "-c", "--config", "--access-token", "-t", "-r", "--region"}),
     "heroku": frozenset({"-a", "--app", "-r", "--remote"}),
     "railway": frozenset({"-e", "--environment", "-s", "--service", "-p", "--project"}),
@@ -1145,6 +1153,9 @@ class _Analyser:
         self.sticky = ""
         self.cwd = ""
         self.work = 0
+        self.fulltext = ""
+        self.script_depth = 0
+        self.unknown_body = False
 
     # -- recording ---------------------------------------------------------------------
 
@@ -1267,6 +1278,10 @@ class _Analyser:
                     self.secret_in(kind, val, val, "arg")
             if "://" in a and "@" in a:
                 self.url_creds(a)
+
+    def scan_shapes(self, argv: list[str]) -> None:
+        """Well-known token shapes no tool-specific parser claimed (after the handler ran)."""
+        for a in argv[1:]:
             if len(a) >= 20:
                 for m in _TOKEN_SHAPES.finditer(a):
                     tok = m.group(1)
@@ -1280,7 +1295,15 @@ class _Analyser:
     def script(self, text: str, depth: int, stdin: str | None = None,
                positional: dict[str, str] | None = None, quiet: bool = False) -> str | None:
         """Analyse a shell script; returns what it statically prints (None = unknown)."""
-        if depth > MAX_DEPTH:
+        self.script_depth += 1
+        try:
+            return self._script(text, depth, stdin, positional, quiet)
+        finally:
+            self.script_depth -= 1
+
+    def _script(self, text: str, depth: int, stdin: str | None, positional: dict[str, str] | None,
+                quiet: bool) -> str | None:
+        if depth > MAX_DEPTH or self.script_depth > MAX_SCRIPT_DEPTH:
             self.note("nesting too deep; rest scanned for keywords")
             self.keyword_scan(text, "nested")
             return None
@@ -1410,6 +1433,8 @@ class _Analyser:
                 tmpl.append(text)
             elif kind == "v":
                 val = self.known(text)
+                if val and len(val) >= 6 and _SECRET_NAME.search(text) and text not in ("PWD", "OLDPWD"):
+                    self.secrets.setdefault(val, _fp(val))  # never shown, wherever it lands
                 if val is None:
                     if default is not None:
                         val = self.expand_text(default, depth) if "$" in default else default
@@ -1479,14 +1504,11 @@ class _Analyser:
         if "--help" in argv[1:] or (len(argv) > 1 and argv[1] in ("help", "--version", "-V")):
             return None
         h = _HANDLERS.get(name)
-        if h is None:
-            if name.endswith("sh") and name in ("sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "fish"):
-                h = _HANDLERS["bash"]
-            elif name in _CLI:
-                h = _Analyser.h_table
-            else:
-                return None
-        return h(self, _Call(name, argv, stdin, origin, depth))
+        if h is None and name in _CLI:
+            h = _Analyser.h_table
+        out = h(self, _Call(name, argv, stdin, origin, depth)) if h is not None else None
+        self.scan_shapes(argv)
+        return out
 
     def run(self, c: _Call, argv: list[str], stdin: str | None = None) -> str | None:
         """Dispatch a wrapped command (wrapper's argv stays on the hint stack)."""
@@ -1515,10 +1537,7 @@ class _Analyser:
     def h_sudo(self, c: _Call) -> str | None:
         i = _skip_opts(c.argv, 1, frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U",
                                              "--user", "--group", "--host", "--prompt", "--chdir"}))
-        rest = c.argv[i:]
-        if rest and _has(c.argv[1:i], "-s", "-i", "--shell", "--login") and len(rest) > 1:
-            return self.script(" ".join(rest), c.depth + 1, c.stdin)
-        return self.run(c, rest)
+        return self.run(c, c.argv[i:])
 
     def h_env(self, c: _Call) -> str | None:
         args = c.argv
@@ -1648,6 +1667,8 @@ class _Analyser:
                 if i < len(args):
                     script, rest = args[i], args[i + 1:]
                 break
+            if a == "-":  # read the script from stdin
+                break
             if a.startswith("--"):
                 i += 2 if a in ("--rcfile", "--init-file") else 1
                 continue
@@ -1661,6 +1682,7 @@ class _Analyser:
             script, rest = a, args[i + 1:]
             break
         if cmdstr is not None:
+            self.remote_code(cmdstr, c.name)
             pos = {str(k): v for k, v in enumerate(rest)}
             pos.setdefault("0", c.name)
             return self.script(cmdstr, c.depth + 1, c.stdin, pos)
@@ -1679,7 +1701,14 @@ class _Analyser:
         return None
 
     def h_eval(self, c: _Call) -> str | None:
+        self.remote_code(" ".join(c.argv[1:]), "eval")
         return self.script(" ".join(c.argv[1:]), c.depth + 1, c.stdin)
+
+    def remote_code(self, text: str, runner: str) -> None:
+        """bash -c "$(curl ...)": code fetched at run time, unseen (its output stayed unknown)."""
+        m = re.match(r"\s*\$\((?:\S*/)?(curl|wget|http|https|xh|fetch)\s[^)]*\)\s*$", text)
+        if m:
+            self.add("exec.remote-script", f"{runner} runs code fetched by {m.group(1)}", (X,))
 
     def h_source(self, c: _Call) -> str | None:
         if len(c.argv) > 1:
@@ -1987,8 +2016,19 @@ class _Analyser:
                     self.conninfo(v)
                 i += 2
                 continue
-            if len(a) > 2 and a[:2] in ("-c", "-f") :
-                actions.append(("sql" if a[1] == "c" else "file", a[2:]))
+            if len(a) > 2 and a[0] == "-" and a[1] != "-":
+                # clustered short options: -Atc SQL, -cSQL, -qf file
+                for j, ch in enumerate(a[1:], 1):
+                    if ch in "cdfhpUvoLPFRT":
+                        val = a[j + 1:]
+                        if not val:
+                            val = args[i + 1] if i + 1 < len(args) else ""
+                            i += 1
+                        if ch in "cf":
+                            actions.append(("sql" if ch == "c" else "file", val))
+                        elif ch == "d":
+                            self.conninfo(val)
+                        break
             elif not a.startswith("-"):
                 self.conninfo(a)
             i += 1
@@ -2075,6 +2115,38 @@ class _Analyser:
                 self.add("mysql.drop-database", f"mysqladmin drop {pos[k + 1]}", (D,), pos[k + 1])
         return None
 
+    def h_sqlcli(self, c: _Call) -> str | None:
+        """cockroach sql -e, clickhouse-client -q, duckdb db SQL, snowsql -q, bq query SQL."""
+        args = c.argv[1:]
+        if c.name == "cockroach":
+            if args[:1] != ["sql"]:
+                return None
+            sql = _opt_value(args, "-e", "--execute")
+            dialect = "postgres"
+        elif c.name == "clickhouse-client" or c.name == "clickhouse":
+            sql = _opt_value(args, "-q", "--query")
+            dialect = "mysql"
+        elif c.name == "snowsql":
+            sql = _opt_value(args, "-q", "--query")
+            dialect = "postgres"
+        elif c.name == "bq":
+            pos = _positionals(args, frozenset({"--project_id", "--location", "--format"}))
+            if pos[:1] != ["query"]:
+                return self.h_table(c)
+            sql = pos[1] if len(pos) > 1 else c.stdin
+            dialect = "postgres"
+        else:  # duckdb [file] [SQL] / -c SQL
+            sql = _opt_value(args, "-c")
+            pos = _positionals(args, frozenset({"-c", "-cmd", "-s"}))
+            if sql is None and len(pos) > 1:
+                sql = pos[1]
+            dialect = "postgres"
+        if sql is None:
+            sql = c.stdin
+        if sql:
+            self.sql(sql, dialect, c.name)
+        return None
+
     def mongo(self, text: str, tool: str) -> None:
         m = _MONGO_DESTROY.search(text)
         if m:
@@ -2140,14 +2212,15 @@ class _Analyser:
                     src = val[1:]
                     body = c.stdin if src == "-" else self.files.get(src)
                     if body is None:
-                        self.note(f"curl body from {src} (file not inspected)")
+                        self.note(f"curl body from {c.origin or 'stdin' if src == '-' else src} (not inspected)")
+                        self.unknown_body = True
                         body = ""
                     val = body
                 data.append(val)
                 if opt == "--json":
                     headers.append("Content-Type: application/json")
             elif opt in ("-u", "--user"):
-                user, sep, pw = val.partition(":")
+                _user, sep, pw = val.partition(":")
                 if sep:
                     self.secret_in("password", pw, val, "arg")
             elif opt == "--oauth2-bearer":
@@ -2251,7 +2324,7 @@ class _Analyser:
         body: dict[str, Any] = {}
         query: list[str] = []
         for item in pos[1:]:
-            m = re.match(r"^([^:=@]+?)(:=|==|=|:|@)(.*)$", item, re.S)
+            m = re.match(r"^([^:=@]+?)(:=|==|=|:|@)(.*)$", item, re.DOTALL)
             if not m:
                 continue
             k, sep, v = m.groups()
@@ -2323,6 +2396,13 @@ class _Analyser:
                     docs.append((v, None))
         for doc, variables in docs:
             self.graphql(tool, host, where, doc, variables)
+        if not docs and self.unknown_body and method == "POST":
+            # the body comes from somewhere we cannot read (jq, a file): judge a known GraphQL
+            # endpoint by the mutation names the whole command spells out (conservative)
+            text = " ".join([self.fulltext[:MAX_ANALYSED], *list(self.vars.values())[:64]])
+            if "mutation" in text:
+                self.graphql(tool, host, where, text, None, fallback_only=True)
+        self.unknown_body = False
         matched = False
         for hre, m, pre, kind, cats in _HTTP_RULES:
             if m == method and hre.search(host) and pre.search(path):
@@ -2340,13 +2420,14 @@ class _Analyser:
         if method == "DELETE" and not matched:
             self.add("http.delete", f"{tool} DELETE {where} (unrecognised API)", (), path)
 
-    def graphql(self, tool: str, host: str, where: str, doc: str, variables: Any) -> None:
+    def graphql(self, tool: str, host: str, where: str, doc: str, variables: Any,
+                fallback_only: bool = False) -> None:
         platform, table = "", {}
         for hre, plat, tab in _GQL_MUTATIONS:
             if hre.search(host):
                 platform, table = plat, tab
                 break
-        fields = _gql_mutation_fields(doc)
+        fields = [] if fallback_only else _gql_mutation_fields(doc)
         if not fields and re.search(r"\bmutation\b", doc):
             # not parseable (truncated, templated): any known name present counts
             for name in table:
@@ -2490,7 +2571,7 @@ class _Analyser:
                         else _lifecycle(json.loads(params[key]))
                 except ValueError:
                     pass
-        if "dryRun" in params and params["dryRun"] is True:
+        if params.get("dryRun") is True or params.get("dryrun") is True:
             self.note(f"aws {service} {op} --dry-run")
             return None
         target = ""
@@ -2502,6 +2583,8 @@ class _Analyser:
         if service == "s3":
             if op == "rb":
                 cats: tuple[str, ...] = (D, I) if _has(args, "--force") else (I,)
+                if _BACKUP_PATH.search(hint_s3):
+                    cats = (*cats, B)
                 self.add("aws.s3.rb", f"aws s3 rb {hint_s3}", cats, hint_s3)
             elif op == "rm":
                 cats = (D, B) if _BACKUP_PATH.search(hint_s3) else (D,)
@@ -2670,6 +2753,8 @@ class _Analyser:
                 targets.append(a)
         for t in targets[:64]:
             self.remove_path(t, recursive, c.name)
+        if recursive and c.stdin is None and c.origin and not targets:
+            self.add("rm.unknown-targets", f"{c.name} -r on names from {c.origin} (unknown)", ())
         return None
 
     def remove_path(self, path: str, recursive: bool, tool: str) -> None:
@@ -2692,7 +2777,7 @@ class _Analyser:
             cats.add(L)
         if _DATA_PATH.search(norm):
             cats.add(D)
-        if _BACKUP_PATH.search(norm) and not norm.endswith((".py", ".ts", ".js", ".go", ".rb", ".java")):
+        if _BACKUP_FILE.search(norm) and not _NOT_BACKUP.search(norm):
             cats.add(B)
         if cats:
             self.add(f"{tool}.path", f"{tool}{' -r' if recursive else ''} {p}", cats, p)
@@ -2716,7 +2801,7 @@ class _Analyser:
                                                                          "-regex", "-iregex", "-wholename")]
         for p in paths or ["."]:
             if names:
-                if _LOG_PATH.search(p) or _DATA_PATH.search(p) or _BACKUP_PATH.search(p):
+                if _LOG_PATH.search(p) or _DATA_PATH.search(p) or _BACKUP_FILE.search(p):
                     self.remove_path(p, True, "find -delete")
             else:
                 self.remove_path(p, True, "find -delete")
@@ -2747,7 +2832,7 @@ class _Analyser:
         devices = [a for a in args if _DISK.match(a)]
         if c.name == "shred":
             for a in args:
-                if not a.startswith("-") and (_DATA_PATH.search(a) or _BACKUP_PATH.search(a)):
+                if not a.startswith("-") and (_DATA_PATH.search(a) or _BACKUP_FILE.search(a)):
                     self.remove_path(a, False, "shred")
         if c.name == "sgdisk" and not _has(args, "-Z", "--zap-all", "-o", "--clear"):
             return None
@@ -2890,6 +2975,7 @@ for _names2, _h in (
     (("dropdb", "pg_dropcluster"), _Analyser.h_dropdb),
     (("mysqladmin", "mariadb-admin"), _Analyser.h_mysqladmin),
     (("mongosh",), _Analyser.h_mongosh),
+    (("cockroach", "clickhouse-client", "clickhouse", "snowsql", "bq", "duckdb"), _Analyser.h_sqlcli),
     (("redis-cli", "valkey-cli"), _Analyser.h_redis),
     (("curl",), _Analyser.h_curl),
     (("wget",), _Analyser.h_wget),
@@ -2942,6 +3028,7 @@ def analyse_command(cmd: str, env: Mapping[str, str] | None = None) -> Intent:
     text = cmd[:MAX_ANALYSED] if truncated else cmd
     internal = ""
     try:
+        a.fulltext = text
         a.script(text, 0)
     except Exception as e:  # noqa: BLE001 - a bug must not open the gate: keywords decide then
         internal = f"internal error: {type(e).__name__}"

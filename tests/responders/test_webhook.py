@@ -184,7 +184,7 @@ def test_detector_state_survives_a_restart(tmp_path: Path, receiver: WebhookRece
     )
     first.process(e1)
     first.close()
-    assert first.alerts == []
+    assert list(first.alerts) == []
     second = Pipeline(cfg, persist_state=True)
     e2 = load_event(
         {
