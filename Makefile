@@ -25,6 +25,8 @@ bench: install
 	@$(BIN)/auditwatch bench sql
 	@$(BIN)/auditwatch bench rules
 	@$(BIN)/auditwatch bench sources
+	@$(BIN)/auditwatch bench identity
+	@$(BIN)/auditwatch bench guard
 
 # the fuzz suite with many more examples than CI runs (minutes, not seconds)
 fuzz: install
