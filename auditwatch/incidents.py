@@ -14,9 +14,9 @@ from typing import Literal
 from auditwatch.model import SEVERITY_RANK, Alert, Identity, Severity
 
 Status = Literal["open", "acknowledged", "resolved", "dismissed"]
-MAX_ALERTS_KEPT = 200
+MAX_ALERTS_KEPT = 50
 MAX_OPEN_IDENTITIES = 10_000
-KEEP_FIRST = 20
+KEEP_FIRST = 10
 
 
 @dataclass(slots=True)

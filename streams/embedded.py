@@ -32,7 +32,7 @@ from auditwatch.store import Store
 from auditwatch.streams.sources.base import DeadLetter, Item
 
 log = logging.getLogger("auditwatch.pipeline")
-MAX_ALERTS_IN_MEMORY = 10_000
+MAX_ALERTS_IN_MEMORY = 2_000
 
 
 class DeadLetterSink:
@@ -217,6 +217,9 @@ class Pipeline:
         item.ingest_mono = time.perf_counter()
         self.events += 1
         d = self.core.handle(item)
+        # the raw record has served (parsing, attribution); alerts and incidents keep the
+        # event, not the bytes: memory stays flat however long the process runs
+        item.raw = None
         self.inventory.update(item)
         self.metrics.event(item)  # metrics (issue 9)
         if self.on_event is not None:
