@@ -391,7 +391,7 @@ class Pipeline:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait for queued responses to be delivered (or given up)."""
-        if self.worker is None:
+        if not self.revokers and self.slack is None and self.pager is None:
             return True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
