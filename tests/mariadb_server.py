@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from auditwatch.pgcluster import _tail, free_port  # noqa: F401  (shared with the PostgreSQL fixture)
 from tests.conftest import need
 
 MARIADBD = Path(os.environ.get("AUDITWATCH_MARIADBD", "/usr/sbin/mariadbd"))
@@ -71,20 +71,6 @@ CREATE TABLE scratch_c (id INT);
 
 def tool(name: str) -> str:
     return shutil.which(name) or f"/usr/bin/{name}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text("utf-8", "replace")
-    except OSError as e:
-        return f"<{path}: {e}>"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 class MariaDbError(RuntimeError):

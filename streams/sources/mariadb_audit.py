@@ -174,6 +174,18 @@ def rtype_of(kind: str) -> str:
     return ""
 
 
+def apply_verdict(ev: Event, v: SqlVerdict | None) -> None:
+    """Put one statement's verdict on its event (kind, categories, redacted SQL, object)."""
+    a, r = ev.action, ev.resource
+    if v is None:
+        a.fingerprint = "QUERY"
+        return
+    a.name, a.categories, a.statement, a.fingerprint = v.kind, v.categories, v.redacted, v.fingerprint
+    r.type, r.name = rtype_of(v.kind), (v.objects[0] if v.objects else "")
+    if v.truncated:
+        ev.raw["truncated"] = True
+
+
 @dataclass(slots=True)
 class _Stmt:
     held: list[tuple[Event, ObjectOp]] = field(default_factory=list)
@@ -613,19 +625,7 @@ class ServerAuditParser:
         out: list[Event] = []
         for k, v in enumerate(verdicts or [None]):
             ev = self._base(rec, ref, text, "query", f"q{k}", app)
-            a, r = ev.action, ev.resource
-            if v is not None:
-                a.name, a.categories, a.statement, a.fingerprint = (
-                    v.kind,
-                    v.categories,
-                    v.redacted,
-                    v.fingerprint,
-                )
-                r.type, r.name = rtype_of(v.kind), (v.objects[0] if v.objects else "")
-                if v.truncated:
-                    ev.raw["truncated"] = True
-            else:
-                a.fingerprint = "QUERY"
+            apply_verdict(ev, v)
             if body and k == len(verdicts) - 1:
                 ev.raw["routine_body_statements"] = body
             if rec.truncated:

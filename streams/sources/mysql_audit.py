@@ -101,7 +101,7 @@ from auditwatch.streams.sources.json_records import dispatch
 from auditwatch.streams.sources.mariadb_audit import (
     StatementJoin,
     application_from_comment,
-    rtype_of,
+    apply_verdict,
     statement_verdicts,
 )
 from auditwatch.streams.sources.registry import SourceSpec, register
@@ -147,19 +147,10 @@ def _statement_events(
     out: list[Event] = []
     for k, v in enumerate(verdicts or [None]):
         ev: Event = make(k)
-        a, r = ev.action, ev.resource
-        if v is not None:
-            a.name, a.categories, a.statement, a.fingerprint = (
-                v.kind,
-                v.categories,
-                v.redacted,
-                v.fingerprint,
-            )
-            r.type, r.name = rtype_of(v.kind), (v.objects[0] if v.objects else "")
-            if v.truncated:
-                ev.raw["truncated"] = True
-        else:
-            a.name = a.fingerprint = "QUERY"
+        a = ev.action
+        apply_verdict(ev, v)
+        if v is None:
+            a.name = "QUERY"
         if body and k == len(verdicts) - 1:
             ev.raw["routine_body_statements"] = body
         a.outcome, a.error = outcome, error
