@@ -354,7 +354,13 @@ class Pipeline:
             else:
                 self.metrics.revocation("duplicate")  # metrics (issue 9)
                 self.revocations[k]["status"] = "already-queued"
-        rec["responder"] = self.worker.sender.name if self.worker else rec.get("responder", "")
+        if self.worker is not None:
+            rec["responder"] = self.worker.sender.name
+        else:
+            # no webhook: the decision lives on in each revoker's own record; keeping the
+            # plain-key record too would count one revocation twice and leave it "queued"
+            with self._lock:
+                self.revocations.pop(key, None)
 
     def _outcome(self, o: Outcome) -> None:
         with self._lock:
