@@ -141,6 +141,42 @@ class DetectorsConfig(_Strict):
     overrides: dict[str, DetectorOverride] = Field(default_factory=dict)
 
 
+class KafkaConfig(_Strict):
+    """Scale-out mode: where the broker is and how topics and workers are laid out.
+
+    ``AUDITWATCH_KAFKA_BOOTSTRAP`` in the environment overrides ``bootstrap_servers``
+    (one config file for every environment; the broker address is deployment's).
+    """
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "auditwatch"  # topics: <prefix>.raw.<source>, .events, .alerts, .responses, .deadletter
+    partitions: int = Field(default=8, ge=1, le=1024)  # events/alerts partitions: the worker parallelism ceiling
+    raw_partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    app_id: str = "auditwatch"  # Faust application id: consumer group and changelog topic names
+    store: str = "memory://"  # Faust table store; "rocksdb://" (rocksdict) for state larger than memory
+    data_dir: str = "auditwatch-worker-data"
+    batch_max: int = Field(default=2000, ge=1)  # records per stream.take() batch
+    batch_within_ms: float = Field(default=5.0, gt=0)  # a lone record waits at most this long for company
+    commit_interval_seconds: float = Field(default=0.5, gt=0)
+    producer_linger_ms: int = Field(default=2, ge=0)
+    # a worker killed without goodbye holds its partitions this long before the group moves them
+    session_timeout_seconds: float = Field(default=30.0, ge=1.0, le=300.0)
+    compression: Literal["gzip", "none"] = "gzip"
+    web_port: int = Field(default=6066, ge=0, le=65535)  # worker /healthz and /metrics
+    web_host: str = "0.0.0.0"
+    ship_state: str = "auditwatch-ship.json"  # the shipper's file offsets
+    ship_chunk_bytes: int = Field(default=256 * 1024, ge=1024, le=900 * 1024)  # one raw message at most
+    ship_max_message_bytes: int = Field(default=900 * 1024, ge=1024)
+
+    @property
+    def bootstrap(self) -> str:
+        return os.environ.get("AUDITWATCH_KAFKA_BOOTSTRAP") or self.bootstrap_servers
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
 class Config(_Strict):
     registry: str = ""  # path to the identity registry YAML ("" = none)
     identities: list[dict[str, Any]] = Field(default_factory=list)  # inline registry entries
@@ -153,6 +189,7 @@ class Config(_Strict):
     dead_letter: str = "auditwatch-deadletter.jsonl"
     listen: str = "127.0.0.1:8765"  # HTTP ingest, health
     base_dir: str = ""  # where relative paths resolve (the config file's folder)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
 
     def path(self, p: str) -> Path:
         q = Path(p).expanduser()

@@ -39,7 +39,7 @@ class EnvironmentResolver:
     def __init__(self, cfg: EnvironmentsConfig) -> None:
         self.accounts = cfg.accounts
         self.databases = cfg.databases
-        self.patterns = [(env, re.compile(p, re.I)) for env, pats in cfg.patterns.items() for p in pats]
+        self.patterns = [(env, re.compile(p, re.IGNORECASE)) for env, pats in cfg.patterns.items() for p in pats]
         self._cache: dict[tuple[str, str, str], str] = {}
 
     def resolve(self, ev: Event) -> str:
@@ -112,25 +112,37 @@ class Core:
         self.envs = EnvironmentResolver(config.environments)
         self.rules = rules if rules is not None else load_rules(config)
         self.engine = RuleEngine(self.rules, allowed_lateness=config.detectors.allowed_lateness_seconds)
-        self.anomaly: list[AnomalyDetector] = []
-        an = config.detectors.anomaly
+        self.anomaly: list[AnomalyDetector] = self.new_anomaly_detectors()
+        self.grouper = IncidentGrouper(config.detectors.incident_window_seconds)
+
+    def new_anomaly_detectors(self) -> list[AnomalyDetector]:
+        out: list[AnomalyDetector] = []
+        an = self.config.detectors.anomaly
         if an.enabled:
-            protected = frozenset(config.environments.protected)
+            protected = frozenset(self.config.environments.protected)
             for det in (FirstTimeSeen(an.learn_seconds, protected), RateAnomaly(an.learn_seconds),
                         OffHours(an.learn_seconds), AnomalousSequence(an.learn_seconds)):
-                ov = config.detectors.overrides.get(det.id)
+                ov = self.config.detectors.overrides.get(det.id)
                 if ov is not None and not ov.enabled:
                     continue
                 if ov is not None and ov.severity:
                     det.severity = ov.severity  # type: ignore[misc]
-                self.anomaly.append(det)
-        self.grouper = IncidentGrouper(config.detectors.incident_window_seconds)
+                out.append(det)
+        return out
 
     def handle(self, ev: Event) -> Decision:
+        self.enrich(ev)
+        return self.detect(ev)
+
+    def enrich(self, ev: Event) -> None:
+        """Environment and identity: what the Kafka parse stage does before repartitioning."""
         self.envs.resolve(ev)
         self.attributor.attribute(ev)
+
+    def detect(self, ev: Event, late: bool | None = None) -> Decision:
+        """Rules, anomaly detectors, incidents for one enriched event."""
         d = Decision()
-        alerts = self.engine.on_event(ev)
+        alerts = self.engine.on_event(ev, late)
         for det in self.anomaly:
             try:
                 alerts += det.on_event(ev)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections import deque
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -21,7 +21,7 @@ from typing import IO, Any
 import orjson
 
 from auditwatch.config import Config
-from auditwatch.core import Core
+from auditwatch.core import Core, Decision
 from auditwatch.incidents import Incident
 from auditwatch.inventory import Inventory
 from auditwatch.metrics import Metrics  # metrics (issue 9)
@@ -226,6 +226,12 @@ class Pipeline:
             self.on_event(item)
         if not d.alerts:
             return []
+        return self.respond(d, item)
+
+    def respond(self, d: Decision, item: Event) -> list[Alert]:
+        """Revoke, store, notify for one event's alerts. The embedded runner calls it
+        right after detection; the Kafka responder agent calls it for alerts that
+        workers detected (``item`` is then the alert's last evidence event)."""
         alerted_mono = time.perf_counter()  # metrics (issue 9): observed only after revocations are queued
         # revoke first: queue and wake the delivery thread before storing or printing anything
         ready: list[tuple[Alert, dict[str, Any], Incident]] = []

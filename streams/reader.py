@@ -53,22 +53,36 @@ def read_stream(stream: BinaryIO, name: str, fmt: str = "auto", environment: str
         data = stream.read()
         stream = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
         head = data[:HEAD_BYTES]
+    f, kind = framing(head, fmt)
+    if kind == "unknown":
+        yield from unknown_lines(stream, name)
+        return
+    spec = SOURCES.get(f)
+    if kind == "document":
+        yield from _read_document(stream, name, ctx, spec)
+        return
+    parser = JsonLinesParser(ctx, only=spec) if spec is None or spec.line_parser is None else make_parser(f, ctx)
+    yield from drive(parser, lines(stream, name, parser.type))
+
+
+def framing(head: bytes, fmt: str = "auto") -> tuple[str, str]:
+    """(source format, "document" | "lines" | "unknown") from a stream's first bytes.
+
+    The shipper decides with this what to send as one message (a whole JSON
+    document) and what as chunks of lines; ``read_stream`` decides the same way.
+    """
     f = canonical(fmt)
     if f == "auto":
         f = detect(head) or "unknown"
     if f == "unknown":
-        if head.lstrip()[:1] in (b"{", b"["):
-            f = "json"  # JSON that no sniffer claimed: let each record find its source
-        else:
-            yield from _unknown(stream, name)
-            return
+        if head.lstrip()[:1] not in (b"{", b"["):
+            return "unknown", "unknown"
+        f = "json"  # JSON that no sniffer claimed: let each record find its source
     spec = SOURCES.get(f)
     json_input = spec is None or spec.is_record is not None or spec.document is not None
     if json_input and head.lstrip()[:1] in (b"{", b"[") and not is_json_lines(head):
-        yield from _read_document(stream, name, ctx, spec)
-        return
-    parser = JsonLinesParser(ctx, only=spec) if spec is None or spec.line_parser is None else make_parser(f, ctx)
-    yield from drive(parser, _lines(stream, name, parser.type))
+        return f, "document"
+    return f, "lines"
 
 
 def drive(parser: LineParser, lines: Iterator[Line | DeadLetter]) -> Iterator[Item]:
@@ -89,9 +103,10 @@ def parser_name(parser: LineParser) -> str:
     return getattr(ctx, "source_name", "?")
 
 
-def _lines(stream: BinaryIO, name: str, typ: str) -> Iterator[Line | DeadLetter]:
-    offset = 0
-    lineno = 0
+def lines(stream: BinaryIO, name: str, typ: str, lineno: int = 0,
+          offset: int = 0) -> Iterator[Line | DeadLetter]:
+    """Lines with their 1-based number and byte offset; ``lineno``/``offset`` say where
+    ``stream`` starts in the file (a shipped chunk starts mid-file)."""
     try:
         for raw in stream:
             lineno += 1
@@ -131,7 +146,7 @@ def _read_document(stream: BinaryIO, name: str, ctx: ParseContext, spec: SourceS
         # stand on their own, read it as lines so one bad record costs one record
         fallback = spec.line_parser(ctx) if spec is not None and spec.line_parser is not None \
             else JsonLinesParser(ctx, only=spec)
-        items = list(drive(fallback, _lines(io.BytesIO(data), name, typ)))  # type: ignore[arg-type]
+        items = list(drive(fallback, lines(io.BytesIO(data), name, typ)))  # type: ignore[arg-type]
         if any(not isinstance(i, DeadLetter) for i in items):
             yield from items
             return
@@ -153,8 +168,8 @@ def _read_at_most(stream: BinaryIO, limit: int, chunk: int = 1 << 20) -> bytes:
     return b"".join(parts)
 
 
-def _unknown(stream: BinaryIO, name: str) -> Iterator[Item]:
-    for ln in _lines(stream, name, "unknown"):
+def unknown_lines(stream: BinaryIO, name: str, lineno: int = 0, offset: int = 0) -> Iterator[Item]:
+    for ln in lines(stream, name, "unknown", lineno, offset):
         if isinstance(ln, DeadLetter):
             yield ln
         elif ln.text.strip():

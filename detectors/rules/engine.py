@@ -39,6 +39,16 @@ class _Entry:
     step: int = -1
 
 
+@dataclass(slots=True)
+class RuleState:
+    """Windows, sequences and suppression: everything the engine remembers."""
+
+    thr: dict[str, OrderedDict[tuple[Any, ...], list[tuple[float, Any, Event]]]]
+    seq: dict[str, OrderedDict[tuple[Any, ...], list[list[tuple[float, Event]]]]]
+    until: dict[str, dict[tuple[Any, ...], list[float]]]
+    suppress: dict[tuple[str, tuple[Any, ...]], float]
+
+
 @dataclass
 class EngineStats:
     events: int = 0
@@ -90,18 +100,39 @@ class RuleEngine:
             self._index[key] = got
         return got
 
-    # -- the hot path -------------------------------------------------------
-    def on_event(self, ev: Event) -> list[Alert]:
-        self.stats.events += 1
+    # -- whose state: the Kafka worker swaps in one identity's at a time ----------
+    def fresh_state(self) -> RuleState:
+        return RuleState({rid: OrderedDict() for rid in self._thr}, {rid: OrderedDict() for rid in self._seq},
+                         {rid: {} for rid in self._until}, {})
+
+    def current_state(self) -> RuleState:
+        return RuleState(self._thr, self._seq, self._until, self._suppress)
+
+    def use(self, st: RuleState) -> None:
+        """Work on ``st`` from now on (state partitioned by identity lives outside the engine)."""
+        self._thr, self._seq, self._until, self._suppress = st.thr, st.seq, st.until, st.suppress
+
+    def is_late(self, ev: Event) -> bool:
+        """Judge ``ev`` against its source's watermark and advance the watermark."""
         src = ev.source.name
         wm = self.watermarks.get(src, float("-inf"))
-        late = ev.time < wm
-        if late:
-            self.stats.too_late += 1
-        elif ev.time - self.lateness > wm:
+        if ev.time < wm:
+            return True
+        if ev.time - self.lateness > wm:
             if len(self.watermarks) > 10_000 and src not in self.watermarks:
                 self.watermarks.clear()
             self.watermarks[src] = ev.time - self.lateness
+        return False
+
+    # -- the hot path -------------------------------------------------------
+    def on_event(self, ev: Event, late: bool | None = None) -> list[Alert]:
+        """``late``: already judged where the source's order is known (the Kafka
+        parse stage, which sees a stream in order); None judges it here."""
+        self.stats.events += 1
+        if late is None:
+            late = self.is_late(ev)
+        if late:
+            self.stats.too_late += 1
         ident = ev.identity
         entries = self._entries(ev.action.categories, ident.kind if ident is not None else "unknown")
         if not entries:

@@ -1,0 +1,109 @@
+"""The bytes on every topic: raw chunks, events, alerts.
+
+Raw messages carry many records each (a chunk of whole lines, or one document)
+and events messages carry one identity's events from one parse batch: per
+message overhead in Kafka and Faust is paid once per chunk, not once per
+record. Everything is orjson; events travel as positional lists (half the
+bytes of dicts, and no key strings to parse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from auditwatch.model import Action, Actor, Alert, Event, Identity, Resource, SourceRef
+
+WIRE_VERSION = 1
+
+
+# -- raw: one JSON header line, then the payload bytes as read ------------------------
+def encode_raw(meta: dict[str, Any], data: bytes) -> bytes:
+    """``meta``: path, format, kind ("lines" | "document"), line, offset, tail, environment, sent."""
+    return orjson.dumps(meta) + b"\n" + data
+
+
+def decode_raw(value: bytes) -> tuple[dict[str, Any], bytes]:
+    head, sep, data = value.partition(b"\n")
+    if not sep:
+        raise ValueError("raw message without a header line")
+    meta = orjson.loads(head)
+    if not isinstance(meta, dict) or "path" not in meta:
+        raise ValueError("raw message header is not an auditwatch raw header")
+    return meta, data
+
+
+# -- events --------------------------------------------------------------------
+def identity_to_wire(i: Identity | None) -> list[Any] | None:
+    if i is None:
+        return None
+    return [i.id, i.kind, i.confidence, i.owner, list(i.evidence), list(i.environments), i.protected, i.purpose,
+            None if i.allowed_categories is None else list(i.allowed_categories)]
+
+
+def identity_from_wire(w: list[Any] | None) -> Identity | None:
+    if w is None:
+        return None
+    return Identity(id=w[0], kind=w[1], confidence=w[2], owner=w[3], evidence=tuple(w[4]),
+                    environments=tuple(w[5]), protected=w[6], purpose=w[7],
+                    allowed_categories=None if w[8] is None else tuple(w[8]))
+
+
+def event_to_wire(ev: Event, late: bool = False, sent: float = 0.0) -> list[Any]:
+    s, a, c, r = ev.source, ev.actor, ev.action, ev.resource
+    return [ev.event_id, ev.time, ev.observed_time, ev.activity,
+            [s.type, s.name, s.line, s.offset, s.index],
+            [a.principal, a.principal_type, a.account, a.credential_id, a.user_agent, a.application_name,
+             a.client_addr, a.session_id, a.session_name, a.source_identity, list(a.role_chain), a.tags,
+             a.invoked_by],
+            [c.name, c.service, c.outcome, c.error, list(c.categories), c.statement, c.fingerprint],
+            [r.type, r.name, r.environment, r.region, r.database],
+            identity_to_wire(ev.identity), late, sent]
+
+
+def event_from_wire(w: list[Any]) -> tuple[Event, bool, float]:
+    """(event, judged too late at its source, wall time its raw chunk was produced)."""
+    s, a, c, r = w[4], w[5], w[6], w[7]
+    ev = Event(event_id=w[0], time=w[1], observed_time=w[2], activity=w[3],
+               source=SourceRef(s[0], s[1], s[2], s[3], s[4]),
+               actor=Actor(principal=a[0], principal_type=a[1], account=a[2], credential_id=a[3], user_agent=a[4],
+                           application_name=a[5], client_addr=a[6], session_id=a[7], session_name=a[8],
+                           source_identity=a[9], role_chain=tuple(a[10]), tags=a[11], invoked_by=a[12]),
+               action=Action(name=c[0], service=c[1], outcome=c[2], error=c[3], categories=tuple(c[4]),
+                             statement=c[5], fingerprint=c[6]),
+               resource=Resource(type=r[0], name=r[1], environment=r[2], region=r[3], database=r[4]),
+               identity=identity_from_wire(w[8]))
+    return ev, bool(w[9]), float(w[10])
+
+
+def encode_events(rows: list[list[Any]]) -> bytes:
+    return orjson.dumps({"v": WIRE_VERSION, "events": rows})
+
+
+def decode_events(value: bytes) -> list[list[Any]]:
+    d = orjson.loads(value)
+    if not isinstance(d, dict) or d.get("v") != WIRE_VERSION:
+        raise ValueError(f"events message of unknown version {d.get('v') if isinstance(d, dict) else '?'}")
+    return list(d["events"])
+
+
+# -- alerts --------------------------------------------------------------------
+def alert_to_wire(a: Alert, incident: dict[str, Any], sent: float = 0.0) -> dict[str, Any]:
+    return {"v": WIRE_VERSION, "rule_id": a.rule_id, "title": a.title, "severity": a.severity,
+            "identity": identity_to_wire(a.identity), "categories": list(a.categories),
+            "evidence": [event_to_wire(e) for e in a.evidence], "time": a.time, "attack": list(a.attack),
+            "response": a.response, "reason": a.reason, "alert_id": a.alert_id, "incident_id": a.incident_id,
+            "joined": a.joined, "baseline": a.baseline, "incident": incident, "sent": sent}
+
+
+def alert_from_wire(d: dict[str, Any]) -> tuple[Alert, dict[str, Any]]:
+    if d.get("v") != WIRE_VERSION:
+        raise ValueError(f"alert message of unknown version {d.get('v')!r}")
+    ident = identity_from_wire(d["identity"])
+    assert ident is not None
+    alert = Alert(rule_id=d["rule_id"], title=d["title"], severity=d["severity"], identity=ident,
+                  categories=tuple(d["categories"]), evidence=[event_from_wire(w)[0] for w in d["evidence"]],
+                  time=d["time"], attack=tuple(d["attack"]), response=d["response"], reason=d["reason"],
+                  alert_id=d["alert_id"], incident_id=d["incident_id"], joined=d["joined"], baseline=d["baseline"])
+    return alert, d["incident"]

@@ -1,0 +1,339 @@
+"""The Faust worker: the embedded pipeline's core, scaled out on Kafka.
+
+    raw.<source> ──parse──▶ events (keyed by identity) ──detect──▶ alerts ──respond──▶ responses
+                  enrich,                               per-identity              revoke first,
+                  attribute,                            slices in a               then notify;
+                  judge lateness                        Faust table               idempotent
+
+Three agents in one app; run as many workers as the events topic has
+partitions. Every agent takes batches (``take_events``): a batch costs one
+table write per identity it touched and one message per identity it sends,
+not one per event. ``batch_within_ms`` bounds how long a lone event waits for
+company, so a sparse stream keeps its latency.
+
+Delivery guarantees: Kafka is at-least-once here. A batch is acknowledged only
+after its results are handed to the producer, and Faust flushes the producer
+before it commits offsets, so a crash replays at most the uncommitted batches.
+Replayed raw chunks are dropped by the parse stage (per-file offsets) or, after
+a restart, by the detect stage (each slice remembers its recent events'
+positions); a replayed alert is dropped by the responder (each identity's
+record of incidents and the alerts already answered), and revocations carry
+the incident id as their idempotency key, as in the embedded runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from auditwatch.config import Config
+from auditwatch.core import Core, Decision
+from auditwatch.incidents import Incident
+from auditwatch.model import Alert, Event
+from auditwatch.store import Store
+from auditwatch.streams.scaleout.parse import ParseStage
+from auditwatch.streams.scaleout.slices import SliceDetector
+from auditwatch.streams.scaleout.topics import RAW_KINDS, raw_topic
+from auditwatch.streams.scaleout.wire import (
+    alert_from_wire,
+    alert_to_wire,
+    decode_events,
+    encode_events,
+    event_from_wire,
+    event_to_wire,
+)
+
+log = logging.getLogger("auditwatch.worker")
+
+HTTP_PATHS = ("/healthz", "/metrics")
+MAX_INCIDENTS_IN_MEMORY = 10_000
+# one identity's events of a batch travel together, in messages well under Kafka's 1 MB default
+# (an event is 0.5-2 KB on the wire before compression)
+EVENTS_PER_MESSAGE = 250
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.raw = Counter("auditwatch_kafka_raw_messages_total", "Raw chunks consumed", registry=r)
+        self.events = Counter("auditwatch_kafka_events_parsed_total", "Events parsed and attributed", registry=r)
+        self.detected = Counter("auditwatch_kafka_events_detected_total", "Events through detection", registry=r)
+        self.dead = Counter("auditwatch_kafka_dead_letters_total", "Records dead-lettered", ["stage"], registry=r)
+        self.alerts = Counter("auditwatch_kafka_alerts_total", "Alerts emitted", ["rule"], registry=r)
+        self.duplicates = Counter("auditwatch_kafka_duplicates_dropped_total",
+                                  "Re-delivered records dropped", ["stage"], registry=r)
+        self.batch = Histogram("auditwatch_kafka_batch_records", "Records per batch", ["stage"],
+                               buckets=(1, 10, 100, 500, 1000, 2000, 5000), registry=r)
+        self.latency = Histogram("auditwatch_kafka_produce_to_alert_seconds",
+                                 "Raw chunk produced to alert emitted (wall clock)",
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.lag = Gauge("auditwatch_kafka_consumer_lag", "Messages behind the partition end", ["topic", "partition"],
+                         registry=r)
+        self.responded = Counter("auditwatch_kafka_alerts_responded_total", "Alerts answered by the responder",
+                                 ["outcome"], registry=r)
+
+
+class Worker:
+    def __init__(self, config: Config, *, respond: bool = True, one_at_a_time: bool = False) -> None:
+        """``one_at_a_time``: the naive baseline ``bench kafka`` compares against — every
+        agent handles one message per iteration (no ``take``), one table write per event."""
+        import faust
+
+        self.config = config
+        k = config.kafka
+        self.metrics = WorkerMetrics()
+        self.core = Core(config)
+        self.parse_stage = ParseStage(self.core)
+        self.slices = SliceDetector(self.core)
+        self.respond_enabled = respond
+        self.one_at_a_time = one_at_a_time
+        data_dir = config.path(k.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            k.app_id, broker=f"kafka://{k.bootstrap}", store=k.store, datadir=str(data_dir / "faust"),
+            topic_partitions=k.partitions, topic_replication_factor=k.replication_factor,
+            broker_commit_interval=k.commit_interval_seconds, producer_linger_ms=k.producer_linger_ms,
+            producer_compression_type=None if k.compression == "none" else k.compression,
+            consumer_auto_offset_reset="earliest", web_enabled=k.web_port > 0, web_port=k.web_port or 6066,
+            web_bind=k.web_host, web_in_thread=False, table_cleanup_interval=60.0,
+            stream_wait_empty=False, broker_session_timeout=k.session_timeout_seconds,
+            broker_heartbeat_interval=max(0.3, k.session_timeout_seconds / 10),
+        )
+        raw_opts: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.raw_topics = self.app.topic(*[raw_topic(k, s) for s in RAW_KINDS], **raw_opts)
+        self.events_topic = self.app.topic(k.topic("events"), partitions=k.partitions, **raw_opts)
+        self.alerts_topic = self.app.topic(k.topic("alerts"), partitions=k.partitions, **raw_opts)
+        self.responses_topic = self.app.topic(k.topic("responses"), partitions=k.partitions, **raw_opts)
+        self.dead_topic = self.app.topic(k.topic("deadletter"), **raw_opts)
+        # co-partitioned with events/alerts: key = identity id, partition by the same hash
+        self.table = self.app.Table("slices", partitions=k.partitions, use_partitioner=True,
+                                    key_type=bytes, value_type=bytes)
+        self.responded = self.app.Table("responded", partitions=k.partitions, use_partitioner=True,
+                                        key_type=bytes, value_type=bytes)
+        self.pipeline: Any = None
+        self.incidents: OrderedDict[str, Incident] = OrderedDict()
+        self._within = k.batch_within_ms / 1000.0
+        self._wire()
+
+    # -- the three agents ----------------------------------------------------------
+    def _wire(self) -> None:
+        app, k = self.app, self.config.kafka
+
+        async def batches(stream: Any) -> Any:
+            if self.one_at_a_time:
+                async for e in stream.events():
+                    yield [e]
+            else:
+                async for batch in stream.take_events(k.batch_max, within=self._within):
+                    yield batch
+
+        @app.agent(self.raw_topics, name="parse")
+        async def parse(stream: Any) -> None:
+            async for batch in batches(stream):
+                await self.parse_batch(batch)
+
+        @app.agent(self.events_topic, name="detect")
+        async def detect(stream: Any) -> None:
+            async for batch in batches(stream):
+                await self.detect_batch(batch)
+
+        if self.respond_enabled:
+            @app.agent(self.alerts_topic, name="respond")
+            async def respond(stream: Any) -> None:
+                async for batch in batches(stream):
+                    await self.respond_batch(batch)
+
+        @app.on_before_shutdown.connect  # type: ignore[misc]
+        async def on_shutdown(app_: Any, **kw: Any) -> None:
+            self.close()  # drain queued responses (bounded) before the process goes
+
+        @app.on_partitions_revoked.connect  # type: ignore[misc]
+        async def on_revoked(app_: Any, revoked: Any, **kw: Any) -> None:
+            self.slices.forget()
+            self.incidents.clear()
+
+        if k.web_port > 0:
+            @app.page("/healthz")
+            async def healthz(web: Any, request: Any) -> Any:
+                assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in app.consumer.assignment()) \
+                    if app.consumer is not None else []
+                return web.json({"status": "ok", "app": k.app_id, "assigned": len(assigned),
+                                 "identities_cached": len(self.slices.cache)})
+
+            @app.page("/metrics")
+            async def metrics(web: Any, request: Any) -> Any:
+                self._update_lag()
+                # aiohttp refuses a charset inside content_type: the header says it instead
+                return web.bytes(generate_latest(self.metrics.registry),
+                                 headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+    async def parse_batch(self, batch: list[Any]) -> None:
+        m = self.metrics
+        m.batch.labels("parse").observe(len(batch))
+        groups: dict[str, list[list[Any]]] = {}
+        dead: list[Any] = []
+        n = 0
+        for e in batch:
+            msg = e.message
+            m.raw.inc()
+            evs, dls = self.parse_stage.chunk(e.value, f"{msg.topic}[{msg.partition}]@{msg.offset}")
+            dead += dls
+            for ev, late, sent in evs:
+                ident = ev.identity.id if ev.identity is not None else "anonymous"
+                groups.setdefault(ident, []).append(event_to_wire(ev, late, sent))
+                n += 1
+        m.events.inc(n)
+        for ident, rows in groups.items():
+            key = ident.encode()
+            for i in range(0, len(rows), EVENTS_PER_MESSAGE):
+                await self.events_topic.send(key=key, value=encode_events(rows[i:i + EVENTS_PER_MESSAGE]))
+        if dead:
+            m.dead.labels("parse").inc(len(dead))
+            for dl in dead:
+                await self.dead_topic.send(key=dl.source.name.encode(), value=orjson.dumps(dl.to_dict()))
+
+    async def detect_batch(self, batch: list[Any]) -> None:
+        m = self.metrics
+        per: dict[str, list[tuple[Event, bool]]] = {}
+        sent_of: dict[int, float] = {}
+        n = 0
+        for e in batch:
+            ident = e.key.decode() if isinstance(e.key, bytes) else str(e.key)
+            try:
+                rows = decode_events(e.value)
+            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError) as err:
+                m.dead.labels("detect").inc()
+                await self.dead_topic.send(key=ident.encode(), value=orjson.dumps({
+                    "reason": f"undecodable events message: {err}", "source": {"type": "kafka", "name":
+                    f"{e.message.topic}[{e.message.partition}]@{e.message.offset}"}}))
+                continue
+            lst = per.setdefault(ident, [])
+            for w in rows:
+                ev, late, sent = event_from_wire(w)
+                sent_of[id(ev)] = sent
+                lst.append((ev, late))
+                n += 1
+        m.batch.labels("detect").observe(n)
+        dup0 = self.slices.duplicates
+        for ident, evs in per.items():
+            key = ident.encode()
+            sl = self.slices.get(ident, self.table.get(key))
+            decisions = self.slices.run(sl, evs)
+            self.table[key] = self.slices.dump(sl)
+            for d in decisions:
+                for alert, (inc, created) in zip(d.alerts, d.incidents):
+                    # the newest evidence completed the match: its chunk's produce time starts the clock
+                    sent = max((sent_of.get(id(ev), 0.0) for ev in alert.evidence), default=0.0)
+                    inc_d = {"incident_id": inc.incident_id, "opened": inc.opened, "updated": inc.updated,
+                             "severity": inc.severity, "count": inc.count, "created": created}
+                    await self.alerts_topic.send(key=key, value=orjson.dumps(alert_to_wire(alert, inc_d, sent)))
+                    m.alerts.labels(alert.rule_id).inc()
+                    if sent:
+                        m.latency.observe(max(0.0, time.time() - sent))
+        m.detected.inc(n)
+        if self.slices.duplicates != dup0:
+            m.duplicates.labels("detect").inc(self.slices.duplicates - dup0)
+
+    # -- responder -----------------------------------------------------------
+    def _pipeline(self) -> Any:
+        if self.pipeline is None:
+            from auditwatch.streams.embedded import Pipeline
+
+            store_path = self.config.path(self.config.kafka.data_dir) / "responder.db"
+            self.pipeline = Pipeline(self.config, store=Store(store_path), core=self.core)
+        return self.pipeline
+
+    async def respond_batch(self, batch: list[Any]) -> None:
+        pipe = self._pipeline()
+        for e in batch:
+            key = e.key if isinstance(e.key, bytes) else str(e.key).encode()
+            try:
+                alert, inc_d = alert_from_wire(orjson.loads(e.value))
+            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError, AssertionError) as err:
+                self.metrics.dead.labels("respond").inc()
+                await self.dead_topic.send(key=key, value=orjson.dumps({
+                    "reason": f"undecodable alert message: {err}", "source": {"type": "kafka", "name":
+                    f"{e.message.topic}[{e.message.partition}]@{e.message.offset}"}}))
+                continue
+            stored = self.responded.get(key)
+            rec: dict[str, Any] = orjson.loads(stored) if stored else {}
+            iid = alert.incident_id
+            done = rec.get(iid)
+            count = int(inc_d.get("count") or 0)
+            if done is not None and count <= int(done.get("done", 0)):
+                self.metrics.responded.labels("duplicate").inc()
+                continue  # answered before a crash or a rebalance: never a second page or revocation
+            inc = self._incident(alert, inc_d, done)
+            d = Decision(alerts=[alert], incidents=[(inc, bool(inc_d.get("created")) and done is None)])
+            trigger: Event = alert.evidence[-1] if alert.evidence else _no_event(alert)
+            pipe.respond(d, trigger)
+            rec[iid] = {"done": count, "revoked": inc.revoked, "paged": inc.paged, "t": alert.time}
+            if len(rec) > 64:  # keep the latest incidents of this identity
+                for old in sorted(rec, key=lambda i: rec[i].get("t", 0))[:-64]:
+                    del rec[old]
+            self.responded[key] = orjson.dumps(rec)
+            self.metrics.responded.labels("revoked" if inc.revoked else "answered").inc()
+            await self.responses_topic.send(key=iid.encode(), value=orjson.dumps({
+                "incident_id": iid, "alert_id": alert.alert_id, "rule_id": alert.rule_id,
+                "identity": alert.identity.brief(), "revoked": inc.revoked, "paged": inc.paged,
+                "response": alert.response, "at": time.time()}))
+
+    def _incident(self, alert: Alert, inc_d: dict[str, Any], done: dict[str, Any] | None) -> Incident:
+        iid = alert.incident_id
+        inc = self.incidents.get(iid)
+        if inc is None:
+            inc = Incident(incident_id=iid, identity=alert.identity, opened=float(inc_d["opened"]),
+                           updated=float(inc_d["updated"]), severity=inc_d["severity"],
+                           revoked=bool(done and done.get("revoked")), paged=bool(done and done.get("paged")))
+            self.incidents[iid] = inc
+            if len(self.incidents) > MAX_INCIDENTS_IN_MEMORY:
+                self.incidents.popitem(last=False)
+        else:
+            self.incidents.move_to_end(iid)
+        inc.alerts.append(alert)
+        if len(inc.alerts) > 50:
+            del inc.alerts[10]
+        inc.count = int(inc_d.get("count") or inc.count + 1)
+        inc.updated = max(inc.updated, float(inc_d["updated"]))
+        inc.severity = inc_d["severity"]
+        return inc
+
+    def _update_lag(self) -> None:
+        c = self.app.consumer
+        if c is None:
+            return
+        for tp in c.assignment():
+            try:
+                hw = c.highwater(tp)
+                pos = c._last_offset.get(tp)
+            except Exception:  # metrics must never break the worker
+                continue
+            if hw is not None and pos is not None:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - pos - 1))
+
+    # -- running -------------------------------------------------------------
+    def run(self, loglevel: str = "warn") -> None:
+        """Run until SIGTERM/SIGINT (Faust's worker: graceful stop, final commit)."""
+        from faust.worker import Worker as FaustWorker
+
+        os.environ.setdefault("F_DATADIR", str(self.config.path(self.config.kafka.data_dir)))
+        FaustWorker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+    def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close(drain_timeout=10.0)
+
+
+def _no_event(alert: Alert) -> Event:
+    from auditwatch.model import Action, Actor, Resource, SourceRef
+
+    return Event(event_id=alert.alert_id, time=alert.time, observed_time=time.time(),
+                 source=SourceRef("kafka", "alerts"), actor=Actor(), action=Action(name=alert.rule_id),
+                 resource=Resource())

@@ -1,0 +1,141 @@
+"""The Faust worker on the real broker gives the alerts `auditwatch replay` gives.
+
+Files are shipped with `auditwatch ship --once`, workers are `auditwatch worker`
+processes, alerts are read off the alerts topic; the reference is `auditwatch
+replay` on the same files. Revocations go to a real Standard Webhooks receiver
+that counts every delivery, so a revocation sent twice is seen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditwatch.bench.pipeline import corpus as bench_corpus
+from auditwatch.config import KafkaConfig
+from auditwatch.demo.receiver import WebhookReceiver
+from auditwatch.demo.scenario import write as write_demo
+from tests.scaleout.harness import (
+    SECRET,
+    WorkerProc,
+    read_topic,
+    replay,
+    replay_key,
+    ship_once,
+    wait_alert_set,
+    wait_until,
+    write_config,
+)
+
+
+def _demo_files(d: Path) -> list[Path]:
+    files = write_demo(d / "demo")
+    return [p for p in files.values() if p.suffix != ".yaml"]
+
+
+def _revoked(alerts: list[dict]) -> set[str]:
+    return {f"revoke-{a['incident_id']}" for a in alerts if a.get("decision", {}).get("action") == "revoke"}
+
+
+def _check(k: KafkaConfig, want: set, workers: list[WorkerProc]) -> None:
+    got = wait_alert_set(k, want, workers)
+    assert got == want, {"only in replay": sorted(want - got), "only from workers": sorted(got - want)}
+
+
+def test_demo_scenario_same_alerts_as_replay_and_revoked_once(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
+    files = _demo_files(tmp_path)
+    ref = replay(files)
+    want = {replay_key(a) for a in ref}
+    assert any(a["rule_id"] == "agent-destroys-protected" for a in ref)  # the scenario is the incident
+    with WebhookReceiver(SECRET) as rx:
+        cfg = write_config(tmp_path, kafka_cfg, "w1", webhook_url=rx.url)
+        ship_once(cfg, files)
+        w = WorkerProc(cfg)
+        try:
+            _check(kafka_cfg, want, [w])
+            wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+            assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
+            assert rx.state.duplicates == 0
+            resp = read_topic(kafka_cfg, "responses", kafka_cfg.partitions)
+            assert {f"revoke-{r['incident_id']}" for r in resp if r["revoked"]} == _revoked(ref)
+        finally:
+            w.stop()
+
+
+def test_corpus_same_alerts_as_replay(kafka_cfg: KafkaConfig, tmp_path: Path, corpus: Path) -> None:
+    paths = sorted((corpus / "invictus-ir-aws-dataset" / "CloudTrail").glob("*.json.gz"))
+    paths += sorted(p for p in (corpus / "pgaudit").rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".csv"))
+    assert len(paths) > 50
+    ref = replay(paths)
+    want = {replay_key(a) for a in ref}
+    assert len(want) >= 10
+    cfg = write_config(tmp_path, kafka_cfg, "w1")
+    ship_once(cfg, paths)
+    w = WorkerProc(cfg)
+    try:
+        _check(kafka_cfg, want, [w])
+    finally:
+        w.stop()
+
+
+def _big_workload(d: Path, n: int) -> list[Path]:
+    ct, pg = bench_corpus(n)
+    (d / "load" / "trail").mkdir(parents=True)
+    (d / "load" / "pg").mkdir(parents=True)
+    a = d / "load" / "trail" / "cloudtrail.jsonl"
+    b = d / "load" / "pg" / "postgresql.json"
+    a.write_bytes(ct)
+    b.write_bytes(pg)
+    return [a, b, *_demo_files(d)]
+
+
+def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
+    files = _big_workload(tmp_path, 40_000)
+    ref = replay(files)
+    want = {replay_key(a) for a in ref}
+    total = 40_000 + 40
+    with WebhookReceiver(SECRET) as rx:
+        cfg = write_config(tmp_path, kafka_cfg, "w1", webhook_url=rx.url)
+        ship_once(cfg, files)
+        w = WorkerProc(cfg)
+        try:
+            wait_until(lambda: w.detected() > 2000, 90, "the worker to get going")
+            w.kill9()
+            w2 = WorkerProc(cfg)
+            try:
+                assert w.detected() < 0  # really gone
+                _check(kafka_cfg, want, [w2])
+                wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+            finally:
+                w2.stop()
+        finally:
+            w.stop()
+        assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
+        assert rx.state.duplicates == 0, "a revocation was delivered twice"
+    assert total > 0
+
+
+@pytest.mark.parametrize("kill_first", [True])
+def test_two_workers_rebalance_and_survive_a_kill(kafka_cfg: KafkaConfig, tmp_path: Path, kill_first: bool) -> None:
+    files = _big_workload(tmp_path, 40_000)
+    ref = replay(files)
+    want = {replay_key(a) for a in ref}
+    with WebhookReceiver(SECRET) as rx:
+        cfg_a = write_config(tmp_path, kafka_cfg, "wa", webhook_url=rx.url)
+        cfg_b = write_config(tmp_path, kafka_cfg, "wb", webhook_url=rx.url)
+        a = WorkerProc(cfg_a)
+        b = WorkerProc(cfg_b)
+        try:
+            wait_until(lambda: a.assigned() > 0 and b.assigned() > 0, 60, "both workers to hold partitions")
+            ship_once(cfg_a, files)
+            wait_until(lambda: a.detected() + b.detected() > 4000, 90, "both to get going")
+            if kill_first:
+                a.kill9()  # its partitions move to b once the session times out
+            _check(kafka_cfg, want, [b])
+            wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+        finally:
+            a.stop()
+            b.stop()
+        assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
+        assert rx.state.duplicates == 0, "a revocation was delivered twice"
