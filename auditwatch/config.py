@@ -160,6 +160,10 @@ class KafkaConfig(_Strict):
     batch_within_ms: float = Field(default=5.0, gt=0)  # a lone record waits at most this long for company
     commit_interval_seconds: float = Field(default=0.5, gt=0)
     producer_linger_ms: int = Field(default=2, ge=0)
+    # how long a fetch may wait on the broker for data. Apache Kafka answers as soon as data
+    # arrives; a broker that holds the fetch for the whole wait (the test Tansu) adds it to
+    # every hop between agents, so keep it short. (Faust itself hard-codes 1,500 ms.)
+    fetch_max_wait_ms: int = Field(default=10, ge=1, le=10_000)
     # a worker killed without goodbye holds its partitions this long before the group moves them
     session_timeout_seconds: float = Field(default=30.0, ge=1.0, le=300.0)
     compression: Literal["gzip", "none"] = "gzip"

@@ -193,6 +193,14 @@ def _unquote_string(text: str, dialect: str) -> str:
 
 def split_statements(sql: str, dialect: str = "postgres") -> list[str]:
     """Split on top-level semicolons, respecting quotes, dollar quotes and comments."""
+    if ";" not in sql:
+        # one statement (almost every audit record): without a ';' or a comment marker
+        # there is nothing to split and nothing that could be only a comment
+        piece = sql.strip()
+        if not piece:
+            return []
+        if "--" not in piece and "/*" not in piece and (dialect != "mysql" or "#" not in piece):
+            return [piece]
     parts: list[str] = []
     start = 0
     for kind, text, pos, end in lex(sql, dialect):

@@ -6,6 +6,17 @@ until the next line says how it ended (pgaudit's statement, then its ERROR);
 the shipper marks the chunk that reached the end of the file (``tail``) and
 the parser is flushed there, as the embedded follower flushes an idle file.
 
+Repeats: the shipper is at-least-once and a worker that crashes re-reads its
+uncommitted raw messages. Per stream, the stage keeps how far into each file
+(path and inode) it got, in a Faust table written after each batch's events;
+a chunk below that mark is a repeat and is dropped, a document already read
+(same file, same size) too. With the mark it keeps the lines the parser still
+holds records of (``held_from``; the last few lines for a parser that cannot
+say): a parser that starts mid-file (after a crash, a rebalance) is fed them
+first, so a record the lost parser was holding back is not lost with it. Events made
+twice that way are dropped by the detect stage (see ``slices``): every event
+says which file and position it came from.
+
 Lateness is judged here, where a stream is seen in its own order, and travels
 with the event: the detect stage, partitioned by identity, no longer sees
 streams whole.
@@ -17,6 +28,7 @@ import gzip
 import io
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +36,7 @@ from auditwatch.core import Core
 from auditwatch.model import Event, SourceRef
 from auditwatch.streams.reader import drive, lines, make_parser, read_stream, unknown_lines
 from auditwatch.streams.scaleout.wire import decode_raw
-from auditwatch.streams.sources.base import DeadLetter, Item, LineParser, ParseContext
+from auditwatch.streams.sources.base import DeadLetter, Item, Line, LineParser, ParseContext
 from auditwatch.streams.sources.json_records import JsonLinesParser
 
 MAX_PARSERS = 10_000  # files followed at once per worker; the least recent is flushed and dropped
@@ -33,28 +45,45 @@ MAX_PARSERS = 10_000  # files followed at once per worker; the least recent is f
 @dataclass(slots=True)
 class _FileState:
     parser: LineParser | None
-    next_offset: int  # byte offset just past the last chunk fed: a chunk below it is a repeat
+    inode: Any  # a new inode at the same path is a rotated file: its own parser, from offset 0
+
+
+MAX_FILES_PER_STREAM = 1000  # progress remembered per stream; a CloudTrail folder gains a file every 5 minutes
+TAIL_LINES = 8  # lines kept per file for a parser that cannot say what it holds (a held record spans fewer)
+TAIL_BYTES = 256 * 1024  # at most this much kept per file (a table message stays well under 1 MB)
 
 
 class ParseStage:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.files: OrderedDict[str, _FileState] = OrderedDict()
-        self.repeats = 0  # chunks seen again (the shipper's at-least-once): dropped here
+        # stream -> "path\x1finode" -> [next offset, last lines [[lineno, offset, text]...]] or [document size]
+        self.progress: dict[str, OrderedDict[str, list[Any]]] = {}
+        self._dirty: set[str] = set()
+        self.repeats = 0  # chunks seen again (the shipper's at-least-once, a crash's re-read): dropped here
         self.gaps = 0  # chunks that start past where the last one ended (lost upstream)
 
-    def chunk(self, value: bytes, where: str) -> tuple[list[tuple[Event, bool, float]], list[DeadLetter]]:
-        """(events with their lateness and produce time, dead letters) of one raw message."""
+    def take_dirty(self) -> list[tuple[str, dict[str, list[Any]]]]:
+        out = [(s, dict(self.progress[s])) for s in self._dirty]
+        self._dirty.clear()
+        return out
+
+    def chunk(self, value: bytes, where: str,
+              load: Callable[[str], dict[str, list[Any]]] | None = None
+              ) -> tuple[list[tuple[Event, bool, float]], list[DeadLetter], str]:
+        """(events with their lateness and produce time, dead letters, file id) of one raw message.
+        ``load(stream)`` gives a stream's saved progress the first time the stream is seen."""
         events: list[tuple[Event, bool, float]] = []
         dead: list[DeadLetter] = []
+        self.fid = ""
         try:
             meta, data = decode_raw(value)
         except (ValueError, TypeError) as e:
             dead.append(DeadLetter(f"not an auditwatch raw message: {e}", SourceRef("unknown", where),
                                    value[:4096].decode("utf-8", "backslashreplace")))
-            return events, dead
+            return events, dead, ""
         sent = float(meta.get("sent") or 0.0)
-        for it in self._items(meta, data):
+        for it in self._items(meta, data, load):
             if isinstance(it, DeadLetter):
                 dead.append(it)
                 continue
@@ -65,42 +94,66 @@ class ParseStage:
                 continue
             it.raw = None  # parsed and attributed: the bytes are not sent on
             events.append((it, self.core.engine.is_late(it), sent))
-        return events, dead
+        return events, dead, self.fid
 
-    def _items(self, meta: dict[str, Any], data: bytes) -> list[Item]:
+    def _items(self, meta: dict[str, Any], data: bytes,
+               load: Callable[[str], dict[str, list[Any]]] | None) -> list[Item]:
         path = str(meta["path"])
         fmt = str(meta.get("format") or "auto")
         env = str(meta.get("environment") or "")
-        kind = meta.get("kind")
-        if kind == "document":
+        inode = meta.get("inode", "")
+        stream = str(meta.get("stream") or path)
+        prog = self.progress.get(stream)
+        if prog is None:
+            prog = self.progress[stream] = OrderedDict(load(stream) if load is not None else {})
+        fid = self.fid = f"{path}\x1f{inode}"
+        saved = prog.get(fid)
+        if meta.get("kind") == "document":
+            if saved is not None and saved[0] == len(data):
+                self.repeats += 1
+                return []
+            self._mark(stream, prog, fid, [len(data)])
             return self._document(path, fmt, env, data, bool(meta.get("gzip")))
         offset = int(meta.get("offset") or 0)
         first_line = int(meta.get("line") or 1)
-        st = self.files.get(path)
-        if st is not None:
-            self.files.move_to_end(path)
-            if offset < st.next_offset:
-                if offset == 0:
-                    st = None  # the file was rotated or truncated and starts again
-                else:
-                    self.repeats += 1
-                    return []
-            elif offset > st.next_offset:
-                self.gaps += 1
+        done = saved[0] if saved else 0
+        if offset < done:
+            self.repeats += 1
+            return []
+        if offset > done:
+            self.gaps += 1
         out: list[Item] = []
+        st = self.files.get(path)
+        if st is not None and st.inode != inode:
+            st = None  # rotated: the old file's parser is flushed in _open
         if st is None:
-            st = self._open(path, fmt, env, out)
-        st.next_offset = offset + len(data)
-        stream = io.BytesIO(data)
+            st = self._open(path, inode, fmt, env, out)
+            if saved and offset == done and st.parser is not None and len(saved) > 1:
+                # a parser starting mid-file: what the last one may have been holding back first
+                out += drive_lines(st.parser, iter([Line(t, n, o) for n, o, t in saved[1]]))
+        else:
+            self.files.move_to_end(path)
+        stream_io = io.BytesIO(data)
         if st.parser is None:
-            out += unknown_lines(stream, path, first_line - 1, offset)  # type: ignore[arg-type]
+            self._mark(stream, prog, fid, [offset + len(data)])
+            out += unknown_lines(stream_io, path, first_line - 1, offset)  # type: ignore[arg-type]
             return out
-        out += drive_lines(st.parser, lines(stream, path, st.parser.type, first_line - 1, offset))  # type: ignore[arg-type]
+        out += drive_lines(st.parser, lines(stream_io, path, st.parser.type, first_line - 1, offset))  # type: ignore[arg-type]
         if meta.get("tail"):
             out += st.parser.flush()
+        held = getattr(st.parser, "held_from", None)
+        self._mark(stream, prog, fid, [offset + len(data),
+                                       _tail(saved, data, first_line, offset, held() if held else -1)])
         return out
 
-    def _open(self, path: str, fmt: str, env: str, out: list[Item]) -> _FileState:
+    def _mark(self, stream: str, prog: OrderedDict[str, list[Any]], fid: str, value: list[Any]) -> None:
+        prog[fid] = value
+        prog.move_to_end(fid)
+        while len(prog) > MAX_FILES_PER_STREAM:
+            prog.popitem(last=False)
+        self._dirty.add(stream)
+
+    def _open(self, path: str, inode: Any, fmt: str, env: str, out: list[Item]) -> _FileState:
         old = self.files.pop(path, None)
         if old is not None and old.parser is not None:
             out += old.parser.flush()
@@ -112,7 +165,7 @@ class ParseStage:
             parser = JsonLinesParser(ctx)  # JSON lines no sniffer claimed: each record finds its source
         else:
             parser = make_parser(fmt, ctx)
-        st = self.files[path] = _FileState(parser, 0)
+        st = self.files[path] = _FileState(parser, inode)
         if len(self.files) > MAX_PARSERS:
             _, lru = self.files.popitem(last=False)
             if lru.parser is not None:
@@ -123,6 +176,27 @@ class ParseStage:
         # read exactly as ``replay`` reads the file: a truncated gzip yields what it holds, then a dead letter
         raw: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if gz else io.BytesIO(data)
         return list(read_stream(io.BufferedReader(raw), path, fmt, env))
+
+
+def _tail(saved: list[Any] | None, data: bytes, first_line: int, offset: int,
+          held_from: int | None) -> list[list[Any]]:
+    """The lines a new parser needs to hold what the old one holds, as [lineno, offset, text]:
+    from ``held_from`` on (None: nothing held, -1: the parser cannot say, keep TAIL_LINES)."""
+    if held_from is None:
+        return []
+    prev = list(saved[1]) if saved and len(saved) > 1 else []
+    out = [x for x in prev if held_from < 0 or x[1] >= held_from]
+    off = offset
+    for i, b in enumerate(data.splitlines(keepends=True)):
+        if held_from < 0 or off >= held_from:
+            out.append([first_line + i, off, b.decode("utf-8", "replace")])
+        off += len(b)
+    if held_from < 0:
+        out = out[-TAIL_LINES:]
+    size = sum(len(x[2]) for x in out)
+    while out and size > TAIL_BYTES:
+        size -= len(out.pop(0)[2])
+    return out
 
 
 def drive_lines(parser: LineParser, src: Any) -> list[Item]:

@@ -621,7 +621,8 @@ class Shipper:
         return True
 
     def _meta(self, f: _File, kind: str, line: int, offset: int, tail: bool) -> dict[str, Any]:
-        return {"path": _text(f.path), "format": f.fmt, "kind": kind, "line": line,
+        # the inode tells the worker a rotated file (a new inode at offset 0) from a re-sent chunk
+        return {"path": _text(f.path), "inode": f.ident[1], "format": f.fmt, "kind": kind, "line": line,
                 "offset": offset, "tail": tail, "environment": f.src.environment,
                 "stream": _text(self._stream(f)), "sent": self._clock()}
 

@@ -2,7 +2,7 @@
 
 A worker owns some partitions of the events topic, hence some identities. Each
 identity's state — rule windows and sequences, suppression, anomaly baselines,
-its open incident, and the positions of its recent events — is one slice, kept
+its open incident, and what it has applied — is one slice, kept
 in memory while the identity is active and written to a Faust table (one
 changelog message per identity per batch, never per event) so that a worker
 that dies hands its identities, state included, to the one taking over.
@@ -10,10 +10,16 @@ that dies hands its identities, state included, to the one taking over.
 The rule engine and anomaly detectors are the core's own: the worker swaps an
 identity's slice in, runs the events of the batch, and swaps the next one in.
 
-Re-delivery: Kafka gives at-least-once; a batch replayed after a crash carries
-events the slice has already counted. Each slice remembers the source positions
-of its recent events and skips a repeat, so a threshold never counts an event
-twice and a sequence never completes on a replayed copy.
+Re-delivery: Kafka gives at-least-once; after a crash a worker re-reads its
+uncommitted raw messages and re-parses them (and a parser that starts mid-file
+is fed the file's last lines again), and re-reads uncommitted events. Every
+event carries its origin — file (path and inode), byte offset, index in a
+document — the same each time it is made again. A parser emits one session's
+events of a file in file order (it holds records back per session, never
+reorders within one), so per identity, file and session the origin only grows:
+each slice keeps the last origin it applied per file and session and skips
+anything at or below it. A
+threshold never counts an event twice; a sequence never completes on a copy.
 """
 
 from __future__ import annotations
@@ -29,17 +35,13 @@ from auditwatch.detectors.rules.engine import RuleState
 from auditwatch.incidents import Incident, IncidentGrouper
 from auditwatch.model import Event
 
-SLICE_VERSION = 1
-SEEN_PER_IDENTITY = 4096  # positions remembered for de-duplication (well past any re-delivered batch)
-
-
-def position(ev: Event) -> str:
-    s = ev.source
-    return f"{ev.event_id}\x1f{s.name}\x1f{s.offset}\x1f{s.index}\x1f{s.line}"
+SLICE_VERSION = 2
+# (file, session) pairs whose last applied position a slice remembers; re-reads touch the newest
+POSITIONS_PER_SLICE = 256
 
 
 class Slice:
-    __slots__ = ("anomaly", "grouper", "identity", "rules", "seen")
+    __slots__ = ("anomaly", "applied", "grouper", "identity", "rules")
 
     def __init__(self, identity: str, rules: RuleState, anomaly: list[AnomalyDetector],
                  grouper: IncidentGrouper) -> None:
@@ -47,7 +49,8 @@ class Slice:
         self.rules = rules
         self.anomaly = anomaly
         self.grouper = grouper
-        self.seen: OrderedDict[str, None] = OrderedDict()
+        # (file id, session) -> last (offset, index, rank) applied
+        self.applied: OrderedDict[tuple[str, str], tuple[int, int, int]] = OrderedDict()
 
 
 class SliceDetector:
@@ -58,7 +61,6 @@ class SliceDetector:
         self.max_cached = max_cached
         self.cache: OrderedDict[str, Slice] = OrderedDict()
         self.started: float | None = None  # anomaly learn period: the earliest event time this worker saw
-        self.duplicates = 0
 
     def new_slice(self, identity: str) -> Slice:
         return Slice(identity, self.core.engine.fresh_state(), self.core.new_anomaly_detectors(),
@@ -79,6 +81,21 @@ class SliceDetector:
         """Partitions moved (a rebalance): the table, not this cache, is the truth now."""
         self.cache.clear()
 
+    @staticmethod
+    def seen(sl: Slice, origin: list[Any], session: str) -> bool:
+        """True if the event from ``origin`` was applied already; else remember it as applied."""
+        fid, off, idx, rank = origin
+        key = (fid, session)
+        pos = (off, idx, rank)
+        last = sl.applied.get(key)
+        if last is not None and pos <= last:
+            return True
+        sl.applied[key] = pos
+        sl.applied.move_to_end(key)
+        if len(sl.applied) > POSITIONS_PER_SLICE:
+            sl.applied.popitem(last=False)
+        return False
+
     def run(self, sl: Slice, events: list[tuple[Event, bool]]) -> list[Decision]:
         if events:
             t0 = min(ev.time for ev, _ in events)
@@ -91,15 +108,7 @@ class SliceDetector:
         for det in sl.anomaly:
             det.started = self.started
         out: list[Decision] = []
-        seen = sl.seen
         for ev, late in events:
-            pos = position(ev)
-            if pos in seen:
-                self.duplicates += 1
-                continue
-            seen[pos] = None
-            if len(seen) > SEEN_PER_IDENTITY:
-                seen.popitem(last=False)
             d = core.detect(ev, late)
             if d.alerts:
                 out.append(d)
@@ -116,7 +125,7 @@ class SliceDetector:
             "v": SLICE_VERSION, "rules": rules, "anomaly": {d.id: d.dump() for d in sl.anomaly},
             "incident": None if inc is None else [inc.incident_id, inc.opened, inc.updated, inc.severity,
                                                   inc.count, inc.status],
-            "seen": list(sl.seen), "started": self.started,
+            "applied": [[f, ss, *m] for (f, ss), m in sl.applied.items()], "started": self.started,
         }, option=orjson.OPT_NON_STR_KEYS)
 
     def load(self, identity: str, data: bytes) -> Slice:
@@ -137,7 +146,7 @@ class SliceDetector:
             iid, opened, updated, sev, count, status = inc
             sl.grouper._open[identity] = Incident(incident_id=iid, identity=Identity(id=identity), opened=opened,
                                                   updated=updated, severity=sev, status=status, count=count)
-        sl.seen.update((p, None) for p in d.get("seen", []))
+        sl.applied = OrderedDict(((f, ss), (int(a), int(b), int(c))) for f, ss, a, b, c in d.get("applied") or [])
         st = d.get("started")
         if st is not None and (self.started is None or st < self.started):
             self.started = st

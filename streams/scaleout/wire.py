@@ -50,7 +50,11 @@ def identity_from_wire(w: list[Any] | None) -> Identity | None:
                     allowed_categories=None if w[8] is None else tuple(w[8]))
 
 
-def event_to_wire(ev: Event, late: bool = False, sent: float = 0.0) -> list[Any]:
+def event_to_wire(ev: Event, late: bool = False, sent: float = 0.0,
+                  origin: list[Any] | None = None) -> list[Any]:
+    """``origin``: [file id (path and inode), source offset, source index, rank among events
+    with that offset and index]: where in which file the event came from, the same however
+    often the file's lines are parsed again."""
     s, a, c, r = ev.source, ev.actor, ev.action, ev.resource
     return [ev.event_id, ev.time, ev.observed_time, ev.activity,
             [s.type, s.name, s.line, s.offset, s.index],
@@ -59,11 +63,12 @@ def event_to_wire(ev: Event, late: bool = False, sent: float = 0.0) -> list[Any]
              a.invoked_by],
             [c.name, c.service, c.outcome, c.error, list(c.categories), c.statement, c.fingerprint],
             [r.type, r.name, r.environment, r.region, r.database],
-            identity_to_wire(ev.identity), late, sent]
+            identity_to_wire(ev.identity), late, sent, origin]
 
 
 def event_from_wire(w: list[Any]) -> tuple[Event, bool, float]:
-    """(event, judged too late at its source, wall time its raw chunk was produced)."""
+    """(event, judged too late at its source, wall time its raw chunk was produced);
+    ``w[11]`` is its origin (see ``event_to_wire``)."""
     s, a, c, r = w[4], w[5], w[6], w[7]
     ev = Event(event_id=w[0], time=w[1], observed_time=w[2], activity=w[3],
                source=SourceRef(s[0], s[1], s[2], s[3], s[4]),

@@ -30,6 +30,7 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from auditwatch.config import Config
@@ -53,9 +54,10 @@ log = logging.getLogger("auditwatch.worker")
 
 HTTP_PATHS = ("/healthz", "/metrics")
 MAX_INCIDENTS_IN_MEMORY = 10_000
-# one identity's events of a batch travel together, in messages well under Kafka's 1 MB default
-# (an event is 0.5-2 KB on the wire before compression)
-EVENTS_PER_MESSAGE = 250
+# a parse batch's events for one partition of the events topic travel together (Faust's cost is
+# per message), in messages well under Kafka's 1 MB default (an event is 0.3-1 KB on the wire)
+EVENTS_PER_MESSAGE = 500
+ANONYMOUS = "anonymous"
 
 
 class WorkerMetrics:
@@ -80,6 +82,26 @@ class WorkerMetrics:
                                  ["outcome"], registry=r)
 
 
+def _tune_fetch_wait(ms: int) -> None:
+    """Faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no setting to
+    change it; set ours on the consumer it built, before the consumer starts fetching."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    orig = getattr(AIOKafkaConsumerThread, "_aw_orig_create", None) or AIOKafkaConsumerThread._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = orig(self, transport)
+        consumer._fetch_max_wait_ms = ms  # read by aiokafka when it starts its fetcher
+        return consumer
+
+    AIOKafkaConsumerThread._aw_orig_create = orig  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign]
+
+
+def key_partition(key: bytes, n: int) -> int:
+    return int(DefaultPartitioner()(key, list(range(n)), list(range(n))))
+
+
 class Worker:
     def __init__(self, config: Config, *, respond: bool = True, one_at_a_time: bool = False) -> None:
         """``one_at_a_time``: the naive baseline ``bench kafka`` compares against — every
@@ -94,6 +116,7 @@ class Worker:
         self.slices = SliceDetector(self.core)
         self.respond_enabled = respond
         self.one_at_a_time = one_at_a_time
+        _tune_fetch_wait(k.fetch_max_wait_ms)
         data_dir = config.path(k.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
@@ -115,12 +138,20 @@ class Worker:
         # co-partitioned with events/alerts: key = identity id, partition by the same hash
         self.table = self.app.Table("slices", partitions=k.partitions, use_partitioner=True,
                                     key_type=bytes, value_type=bytes)
+        # per stream (the raw messages' key): how far into each file the parse stage got
+        self.progress = self.app.Table("streams", partitions=k.raw_partitions, use_partitioner=True,
+                                       key_type=bytes, value_type=bytes)
         self.responded = self.app.Table("responded", partitions=k.partitions, use_partitioner=True,
                                         key_type=bytes, value_type=bytes)
         self.pipeline: Any = None
         self.incidents: OrderedDict[str, Incident] = OrderedDict()
         self._within = k.batch_within_ms / 1000.0
+        self._parts: dict[str, int] = {}
         self._wire()
+        if respond:
+            # at start, not at the first alert: responses a killed worker left in its outbox
+            # are delivered now, even if no new alert ever comes
+            self._pipeline()
 
     # -- the three agents ----------------------------------------------------------
     def _wire(self) -> None:
@@ -177,23 +208,36 @@ class Worker:
     async def parse_batch(self, batch: list[Any]) -> None:
         m = self.metrics
         m.batch.labels("parse").observe(len(batch))
-        groups: dict[str, list[list[Any]]] = {}
+        groups: dict[int, list[list[Any]]] = {}
         dead: list[Any] = []
         n = 0
+        rep0 = self.parse_stage.repeats
         for e in batch:
             msg = e.message
             m.raw.inc()
-            evs, dls = self.parse_stage.chunk(e.value, f"{msg.topic}[{msg.partition}]@{msg.offset}")
+            evs, dls, fid = self.parse_stage.chunk(e.value, f"{msg.topic}[{msg.partition}]@{msg.offset}",
+                                                   self._load_progress)
             dead += dls
+            ranks: dict[tuple[int, int], int] = {}
             for ev, late, sent in evs:
-                ident = ev.identity.id if ev.identity is not None else "anonymous"
-                groups.setdefault(ident, []).append(event_to_wire(ev, late, sent))
+                part = self._partition_of(ev.identity.id if ev.identity is not None else ANONYMOUS)
+                where = (ev.source.offset or 0, ev.source.index or 0)
+                rank = ranks[where] = ranks.get(where, -1) + 1
+                groups.setdefault(part, []).append(
+                    event_to_wire(ev, late, sent, [fid, where[0], where[1], rank]))
                 n += 1
         m.events.inc(n)
-        for ident, rows in groups.items():
-            key = ident.encode()
+        if self.parse_stage.repeats != rep0:
+            m.duplicates.labels("parse").inc(self.parse_stage.repeats - rep0)
+        for part, rows in groups.items():
             for i in range(0, len(rows), EVENTS_PER_MESSAGE):
-                await self.events_topic.send(key=key, value=encode_events(rows[i:i + EVENTS_PER_MESSAGE]))
+                await self.events_topic.send(key=None, partition=part,
+                                             value=encode_events(rows[i:i + EVENTS_PER_MESSAGE]))
+        # after the events: a crash in between re-parses the chunk (the detect stage drops what it
+        # already applied, by origin); the other order could skip what was never sent
+        for stream, prog in self.parse_stage.take_dirty():
+            key = stream.encode()
+            self._put(self.progress, key, orjson.dumps(prog), key_partition(key, self.config.kafka.raw_partitions))
         if dead:
             m.dead.labels("parse").inc(len(dead))
             for dl in dead:
@@ -201,45 +245,74 @@ class Worker:
 
     async def detect_batch(self, batch: list[Any]) -> None:
         m = self.metrics
+        slices: dict[str, Any] = {}
         per: dict[str, list[tuple[Event, bool]]] = {}
         sent_of: dict[int, float] = {}
-        n = 0
+        n = dup = 0
         for e in batch:
-            ident = e.key.decode() if isinstance(e.key, bytes) else str(e.key)
+            offset = e.message.offset
             try:
                 rows = decode_events(e.value)
             except (ValueError, orjson.JSONDecodeError, KeyError, TypeError) as err:
                 m.dead.labels("detect").inc()
-                await self.dead_topic.send(key=ident.encode(), value=orjson.dumps({
+                await self.dead_topic.send(key=b"events", value=orjson.dumps({
                     "reason": f"undecodable events message: {err}", "source": {"type": "kafka", "name":
-                    f"{e.message.topic}[{e.message.partition}]@{e.message.offset}"}}))
+                    f"{e.message.topic}[{e.message.partition}]@{offset}"}}))
                 continue
-            lst = per.setdefault(ident, [])
             for w in rows:
+                ident = w[8][0] if w[8] else ANONYMOUS
+                sl = slices.get(ident)
+                if sl is None:
+                    sl = slices[ident] = self.slices.get(ident, self.table.get(ident.encode()))
+                if self.slices.seen(sl, w[11], w[5][7]):  # actor.session_id
+                    dup += 1  # made again from a re-read raw message, or re-delivered: already applied
+                    continue
                 ev, late, sent = event_from_wire(w)
                 sent_of[id(ev)] = sent
-                lst.append((ev, late))
+                per.setdefault(ident, []).append((ev, late))
                 n += 1
         m.batch.labels("detect").observe(n)
-        dup0 = self.slices.duplicates
-        for ident, evs in per.items():
+        if dup:
+            m.duplicates.labels("detect").inc(dup)
+        for ident, sl in slices.items():
             key = ident.encode()
-            sl = self.slices.get(ident, self.table.get(key))
-            decisions = self.slices.run(sl, evs)
-            self.table[key] = self.slices.dump(sl)
+            decisions = self.slices.run(sl, per.get(ident, []))
+            self._put(self.table, key, self.slices.dump(sl), self._partition_of(ident))
             for d in decisions:
                 for alert, (inc, created) in zip(d.alerts, d.incidents):
                     # the newest evidence completed the match: its chunk's produce time starts the clock
                     sent = max((sent_of.get(id(ev), 0.0) for ev in alert.evidence), default=0.0)
+                    # the alert's own place in its incident (alert ids are "<incident>-<n>"): the incident
+                    # object has moved on by now if the batch held more of its alerts
                     inc_d = {"incident_id": inc.incident_id, "opened": inc.opened, "updated": inc.updated,
-                             "severity": inc.severity, "count": inc.count, "created": created}
+                             "severity": inc.severity, "count": int(alert.alert_id.rsplit("-", 1)[1]),
+                             "created": created}
                     await self.alerts_topic.send(key=key, value=orjson.dumps(alert_to_wire(alert, inc_d, sent)))
                     m.alerts.labels(alert.rule_id).inc()
                     if sent:
                         m.latency.observe(max(0.0, time.time() - sent))
         m.detected.inc(n)
-        if self.slices.duplicates != dup0:
-            m.duplicates.labels("detect").inc(self.slices.duplicates - dup0)
+
+    def _partition_of(self, ident: str) -> int:
+        """The events partition of an identity: the hash the shipper's and Faust's producers use
+        (Kafka's murmur2), so an identity's events and its slice meet on one worker."""
+        p = self._parts.get(ident)
+        if p is None:
+            if len(self._parts) > 200_000:
+                self._parts.clear()
+            p = self._parts[ident] = key_partition(ident.encode(), self.config.kafka.partitions)
+        return p
+
+    @staticmethod
+    def _put(table: Any, key: bytes, value: bytes, partition: int) -> None:
+        """``table[key] = value`` with the changelog partition given: Faust would look it up in
+        producer metadata it may not have fetched yet (a fresh worker, a rebalance) and fail."""
+        table.data[key] = value
+        table.send_changelog(partition, key, value)
+
+    def _load_progress(self, stream: str) -> dict[str, list[Any]]:
+        raw = self.progress.get(stream.encode())
+        return orjson.loads(raw) if raw else {}
 
     # -- responder -----------------------------------------------------------
     def _pipeline(self) -> Any:
@@ -278,7 +351,7 @@ class Worker:
             if len(rec) > 64:  # keep the latest incidents of this identity
                 for old in sorted(rec, key=lambda i: rec[i].get("t", 0))[:-64]:
                     del rec[old]
-            self.responded[key] = orjson.dumps(rec)
+            self._put(self.responded, key, orjson.dumps(rec), self._partition_of(key.decode()))
             self.metrics.responded.labels("revoked" if inc.revoked else "answered").inc()
             await self.responses_topic.send(key=iid.encode(), value=orjson.dumps({
                 "incident_id": iid, "alert_id": alert.alert_id, "rule_id": alert.rule_id,

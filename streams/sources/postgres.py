@@ -298,6 +298,15 @@ class PostgresParser:
         # events close to log order instead of piling them up until the end
         return self._release_quiet(rec.time - HOLD_SECONDS) + self._dispatch(rec)
 
+    def held_from(self) -> int | None:
+        """Byte offset of the earliest line whose record is still held back (None: nothing is).
+        A parser that must start mid-file (the Kafka worker after a crash) is fed the lines
+        from here again, so nothing held is lost with the old parser."""
+        offs = [ev.source.offset for p in self._pending.values() for ev in p.events if ev.source.offset is not None]
+        if self._buf:
+            offs.append(self._buf[0].offset)
+        return min(offs) if offs else None
+
     def _release_quiet(self, cutoff: float) -> list[Item]:
         out: list[Item] = []
         while self._pending:

