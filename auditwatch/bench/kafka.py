@@ -227,12 +227,18 @@ def _latency(run: _Run, rate: int, seconds: float, n_pool: int) -> dict[str, Any
         i += 1
     prod.flush(30)
     elapsed = time.monotonic() - t0
-    time.sleep(3.0)
+    # every offered event through detection (a worker that fell behind shows in the tail), then
+    # a moment for the last alerts to reach the consumer
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and run.metric("auditwatch_kafka_events_detected_total") < sent_events:
+        time.sleep(0.2)
+    caught_up = run.metric("auditwatch_kafka_events_detected_total") >= sent_events
+    time.sleep(1.0)
     stop.set()
     th.join(5)
     lat.sort()
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    return {"offered_events_per_s": round(sent_events / elapsed, 1), "alerts": len(lat),
+    return {"offered_events_per_s": round(sent_events / elapsed, 1), "alerts": len(lat), "caught_up": caught_up,
             "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1), "max_ms": round(max(lat or [0.0]), 1)}
 
 
