@@ -135,7 +135,7 @@ def read_topic(k: KafkaConfig, name: str, partitions: int) -> list[dict[str, Any
 
 
 def wait_alert_set(k: KafkaConfig, want: set[tuple[Any, ...]], workers: list[WorkerProc],
-                   timeout: float = 90.0) -> set[tuple[Any, ...]]:
+                   timeout: float = 150.0) -> set[tuple[Any, ...]]:
     """Poll the alerts topic until it holds exactly ``want`` (as a set) or time runs out."""
     deadline = time.monotonic() + timeout
     got: set[tuple[Any, ...]] = set()

@@ -154,5 +154,9 @@ def test_two_workers_rebalance_and_survive_a_kill(kafka_cfg: KafkaConfig, tmp_pa
         finally:
             a.stop()
             b.stop()
+        # acted on once each. A worker killed between a delivery and the record of it reaching
+        # Kafka leaves the other worker to send it again (its own outbox cannot know): the
+        # idempotency key makes the receiver acknowledge that copy without acting on it
         assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
-        assert rx.state.duplicates == 0, "a revocation was delivered twice"
+        assert len(rx.state.accepted) == len(_revoked(ref))
+        assert rx.state.duplicates <= 2, f"{rx.state.duplicates} re-sent revocations for one kill"
