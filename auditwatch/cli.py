@@ -514,10 +514,8 @@ def bench_guard(as_json: bool) -> None:
 
 
 def _register_scaleout() -> None:
-    try:
-        from auditwatch.cli_ship import register
-    except ImportError:  # pragma: no cover (a partial install without the shipper)
-        return
+    from auditwatch.cli_ship import register  # topics, ship: kept apart so kafka-python loads only there
+
     register(main)
 
 
