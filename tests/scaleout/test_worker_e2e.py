@@ -130,7 +130,11 @@ def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -
         finally:
             w.stop()
         assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
-        assert rx.state.duplicates == 0, "a revocation was delivered twice"
+        # acted on once each: a delivery the kill cut off after the receiver took it (before the
+        # 2xx was recorded) is sent again after the restart with the same webhook-id, and the
+        # receiver acknowledges that copy without acting; at most the deliveries in flight
+        assert len(rx.state.accepted) == len(_revoked(ref))
+        assert rx.state.duplicates <= 2, f"{rx.state.duplicates} re-sent revocations for one kill"
 
 
 @pytest.mark.parametrize("kill_first", [True])
