@@ -63,6 +63,14 @@ class ParseStage:
         self.repeats = 0  # chunks seen again (the shipper's at-least-once, a crash's re-read): dropped here
         self.gaps = 0  # chunks that start past where the last one ended (lost upstream)
 
+    def forget(self) -> None:
+        """Partitions moved (a rebalance). Parsers are dropped unflushed: the records they held
+        are in the saved progress (the lines from ``held_from``) and whoever follows a stream now
+        is fed them first; a parser kept here would be behind by the time its stream came back."""
+        self.files.clear()
+        self.progress.clear()
+        self._dirty.clear()
+
     def take_dirty(self) -> list[tuple[str, dict[str, list[Any]]]]:
         out = [(s, dict(self.progress[s])) for s in self._dirty]
         self._dirty.clear()

@@ -24,13 +24,15 @@ AW = [sys.executable, "-m", "auditwatch.cli"]
 
 
 def write_config(d: Path, k: KafkaConfig, name: str, webhook_url: str | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, webhook: dict[str, Any] | None = None) -> Path:
+    """``webhook``: more settings of ``responders.webhook`` (its retry budget, say)."""
     d.mkdir(parents=True, exist_ok=True)
     # the circuit breaker (5 a minute by default) is tested elsewhere; here every decided
     # revocation must arrive, as replay --dry-run decides them
     responders: dict[str, Any] = {"dry_run": webhook_url is None, "max_auto_revocations_per_minute": 100_000}
     if webhook_url:
-        responders["webhook"] = {"url": webhook_url, "secret_env": SECRET_ENV, "backoff_initial_seconds": 0.05}
+        responders["webhook"] = {"url": webhook_url, "secret_env": SECRET_ENV, "backoff_initial_seconds": 0.05,
+                                 **(webhook or {})}
     cfg = {"store": str(d / f"{name}.db"), "dead_letter": str(d / f"{name}-dead.jsonl"), "responders": responders,
            "kafka": k.model_dump() | {"web_port": free_port(), "web_host": "127.0.0.1",
                                       "data_dir": str(d / f"{name}-data"), "session_timeout_seconds": 6.0,
@@ -61,12 +63,17 @@ class WorkerProc:
             return None
 
     def detected(self) -> float:
+        return self.metric("auditwatch_kafka_events_detected_total")
+
+    def metric(self, sample: str) -> float:
+        """A sample of /metrics by its full name, labels included (``name{stage="parse"}``):
+        -1 if the worker does not answer, 0 if it has no such sample yet."""
         body = self._get("/metrics")
         if body is None:
             return -1.0
         for line in body.decode().splitlines():
-            if line.startswith("auditwatch_kafka_events_detected_total "):
-                return float(line.split()[1])
+            if line.startswith(sample + " "):
+                return float(line.split()[-1])
         return 0.0
 
     def assigned(self) -> int:
@@ -116,6 +123,11 @@ def wire_key(a: dict[str, Any]) -> tuple[Any, ...]:
 
 def read_topic(k: KafkaConfig, name: str, partitions: int) -> list[dict[str, Any]]:
     """Everything in a topic now (assign(), not a consumer group: kafka-python groups don't work on Tansu)."""
+    return [orjson.loads(m.value) for m in read_records(k, name, partitions)]
+
+
+def read_records(k: KafkaConfig, name: str, partitions: int) -> list[Any]:
+    """Everything in a topic now, as kafka-python's records (topic, partition, offset, key, value)."""
     from kafka import KafkaConsumer, TopicPartition
 
     c = KafkaConsumer(bootstrap_servers=k.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
@@ -124,14 +136,29 @@ def read_topic(k: KafkaConfig, name: str, partitions: int) -> list[dict[str, Any
         c.assign(tps)
         c.seek_to_beginning()
         end = c.end_offsets(tps)
-        out: list[dict[str, Any]] = []
+        out: list[Any] = []
         deadline = time.monotonic() + 20
         while any(c.position(tp) < end[tp] for tp in tps) and time.monotonic() < deadline:
             for msgs in c.poll(200).values():
-                out += [orjson.loads(m.value) for m in msgs]
+                out += msgs
         return out
     finally:
         c.close()
+
+
+def produce(k: KafkaConfig, records: list[tuple[str, bytes | None, bytes, int | None]]) -> list[Any]:
+    """Send (topic, key, value, partition or None) in order and wait for the broker's acks;
+    returns each record's metadata (its partition and offset). Topics must exist."""
+    from kafka import KafkaProducer
+
+    p = KafkaProducer(bootstrap_servers=k.bootstrap, acks="all", allow_auto_create_topics=False,
+                      max_request_size=8 * 1024 * 1024)
+    try:
+        futures = [p.send(topic, key=key, value=value, partition=part) for topic, key, value, part in records]
+        p.flush(30)
+        return [f.get(timeout=30) for f in futures]
+    finally:
+        p.close(10)
 
 
 def wait_alert_set(k: KafkaConfig, want: set[tuple[Any, ...]], workers: list[WorkerProc],
@@ -148,6 +175,26 @@ def wait_alert_set(k: KafkaConfig, want: set[tuple[Any, ...]], workers: list[Wor
             assert w.alive(), w.output()
         time.sleep(0.5)
     return got
+
+
+def outbox(cfg: Path) -> dict[str, dict[str, Any]]:
+    """A worker's durable outbox (``kafka.data_dir``/responder.db), read beside the worker:
+    idempotency key (``revoke-<incident>``) -> status (pending | delivered | dead), attempts."""
+    import sqlite3
+
+    db = Path(yaml.safe_load(cfg.read_text())["kafka"]["data_dir"]) / "responder.db"
+    if not db.exists():
+        return {}
+    c = sqlite3.connect(db, timeout=10)
+    try:
+        rows = c.execute("SELECT idempotency_key, status, attempts, last_error FROM outbox").fetchall()
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):  # the worker has not made its tables yet
+            return {}
+        raise
+    finally:
+        c.close()
+    return {k: {"status": s, "attempts": n, "last_error": e} for k, s, n, e in rows}
 
 
 def wait_until(cond: Any, timeout: float, what: str) -> None:

@@ -135,6 +135,5 @@ def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -
         assert rx.state.duplicates <= 2, f"{rx.state.duplicates} re-sent revocations for one kill"
 
 
-# Two workers sharing partitions: not tested here yet. After a rebalance (one worker stopped or
-# killed mid-stream) the survivor misses some alerts now and then; that is an open bug (issue 8's
-# note), and a test that fails only sometimes would hide it in noise rather than guard it.
+# Two workers with a rebalance mid-stream: tests/scaleout/rebalance_two_workers.py. Not collected
+# by `make test`: it still misses alerts now and then (an open bug, issue 8's note); run it by path.
