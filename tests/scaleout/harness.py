@@ -204,3 +204,10 @@ def wait_until(cond: Any, timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def assert_alert_set(k: KafkaConfig, want: set[tuple[Any, ...]], workers: list[WorkerProc],
+                     timeout: float = 150.0) -> None:
+    """The alerts topic holds exactly ``want`` within ``timeout``, or the difference is shown."""
+    got = wait_alert_set(k, want, workers, timeout)
+    assert got == want, {"only in replay": sorted(want - got), "only from workers": sorted(got - want)}

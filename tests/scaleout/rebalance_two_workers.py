@@ -23,13 +23,14 @@ from auditwatch.demo.receiver import WebhookReceiver
 from tests.scaleout.harness import (
     SECRET,
     WorkerProc,
+    assert_alert_set,
     replay,
     replay_key,
     ship_once,
     wait_until,
     write_config,
 )
-from tests.scaleout.test_worker_e2e import _big_workload, _check, _revoked, _wait_revocations
+from tests.scaleout.test_worker_e2e import _big_workload, _revoked, _wait_revocations
 
 
 def _in_parts(files: list[Path], parts: int) -> list[list[tuple[Path, bytes]]]:
@@ -83,7 +84,7 @@ def test_two_workers_rebalance_mid_stream(kafka_cfg: KafkaConfig, tmp_path: Path
                 a.stop()
             _append(pieces[2])
             ship_once(cfg_b, files)
-            _check(kafka_cfg, want, [b])
+            assert_alert_set(kafka_cfg, want, [b])
             _wait_revocations(rx, ref, kafka_cfg)
         finally:
             a.stop()

@@ -17,11 +17,11 @@ from auditwatch.demo.scenario import write as write_demo
 from tests.scaleout.harness import (
     SECRET,
     WorkerProc,
+    assert_alert_set,
     read_topic,
     replay,
     replay_key,
     ship_once,
-    wait_alert_set,
     wait_until,
     write_config,
 )
@@ -51,11 +51,6 @@ def _wait_revocations(rx: WebhookReceiver, ref: list[dict], k: KafkaConfig | Non
                               "requests": rx.state.requests, "responses": said, "alerts": alerts}) from None
 
 
-def _check(k: KafkaConfig, want: set, workers: list[WorkerProc]) -> None:
-    got = wait_alert_set(k, want, workers)
-    assert got == want, {"only in replay": sorted(want - got), "only from workers": sorted(got - want)}
-
-
 def test_demo_scenario_same_alerts_as_replay_and_revoked_once(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
     files = _demo_files(tmp_path)
     ref = replay(files)
@@ -66,7 +61,7 @@ def test_demo_scenario_same_alerts_as_replay_and_revoked_once(kafka_cfg: KafkaCo
         ship_once(cfg, files)
         w = WorkerProc(cfg)
         try:
-            _check(kafka_cfg, want, [w])
+            assert_alert_set(kafka_cfg, want, [w])
             _wait_revocations(rx, ref, kafka_cfg)
             assert {r.webhook_id for r in rx.state.accepted} == _revoked(ref)
             assert rx.state.duplicates == 0
@@ -87,7 +82,7 @@ def test_corpus_same_alerts_as_replay(kafka_cfg: KafkaConfig, tmp_path: Path, co
     ship_once(cfg, paths)
     w = WorkerProc(cfg)
     try:
-        _check(kafka_cfg, want, [w])
+        assert_alert_set(kafka_cfg, want, [w])
     finally:
         w.stop()
 
@@ -121,7 +116,7 @@ def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -
             w2 = WorkerProc(cfg)
             try:
                 assert w.detected() < 0  # really gone
-                _check(kafka_cfg, want, [w2])
+                assert_alert_set(kafka_cfg, want, [w2])
                 _wait_revocations(rx, ref, kafka_cfg)
             finally:
                 w2.stop()

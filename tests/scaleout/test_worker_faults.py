@@ -34,6 +34,7 @@ from auditwatch.streams.scaleout.wire import encode_raw
 from tests.scaleout.harness import (
     SECRET,
     WorkerProc,
+    assert_alert_set,
     outbox,
     produce,
     read_records,
@@ -41,7 +42,6 @@ from tests.scaleout.harness import (
     replay,
     replay_key,
     ship_once,
-    wait_alert_set,
     wait_until,
     wire_key,
     write_config,
@@ -192,8 +192,7 @@ def test_hostile_raw_input_is_dead_lettered_and_the_worker_goes_on(kafka_cfg: Ka
         wait_until(lambda: w.assigned() > 0, 60, "the worker to take its partitions")
         # in this order on one partition of the good chunk's topic: it is read only after them
         mds = produce(k, [(b.topic, b"hostile", b.value, 0) for b in bad] + [(topic, b"hostile", good, 0)])
-        got = wait_alert_set(k, want, [w], timeout=60)
-        assert got == want, {"only in replay": sorted(want - got), "only from the worker": sorted(got - want)}
+        assert_alert_set(k, want, [w], timeout=60)
         wait_until(lambda: w.detected() >= n_events, 30, "the good chunk's events through detection")
         assert w.detected() == n_events
         _check_dead_letters(k, _names(bad, mds))
@@ -256,8 +255,7 @@ def _decided_while_down(k: KafkaConfig, cfg: Path, w: WorkerProc, ref: list[dict
     want_rev = _revoked(ref)
     assert want_rev, "the scenario must lead to revocations, or 'delivered once' proves nothing"
     want = {replay_key(a) for a in ref}
-    got = wait_alert_set(k, want, [w], timeout=60)
-    assert got == want, {"only in replay": sorted(want - got), "only from the worker": sorted(got - want)}
+    assert_alert_set(k, want, [w], timeout=60)
     wait_until(lambda: {f"revoke-{r['incident_id']}" for r in read_topic(k, "responses", k.partitions)
                         if r["revoked"]} == want_rev, 30, "the responder to decide every revocation")
     wait_until(lambda: all(outbox(cfg).get(key, {}).get("attempts", 0) >= 2 for key in want_rev), 30,
@@ -355,8 +353,7 @@ def test_json_document_no_source_claims_is_dead_lettered(kafka_cfg: KafkaConfig,
     try:
         _crash_or(w, lambda: str(doc) in _dead_by_name(k), "the document's dead letter")
         assert re.search(r"unrecognised JSON record", _dead_by_name(k)[str(doc)][0]["reason"])
-        got = wait_alert_set(k, want, [w], timeout=30)
-        assert got == want, {"only in replay": sorted(want - got), "only from the worker": sorted(got - want)}
+        assert_alert_set(k, want, [w], timeout=30)
     finally:
         w.stop()
 
@@ -395,8 +392,7 @@ def test_raw_header_with_wrong_field_types_is_dead_lettered_and_its_batch_kept(k
         for b, md in zip(bad, mds[1:]):
             ds = dead.get(b.path) or dead[_where(md)]
             assert len(ds) == 1 and re.search(b.reason, ds[0]["reason"]), (b.what, ds)
-        got = wait_alert_set(k, want, [w], timeout=30)
-        assert got == want, {"only in replay": sorted(want - got), "only from the worker": sorted(got - want)}
+        assert_alert_set(k, want, [w], timeout=30)
     finally:
         w.stop()
 
