@@ -7,8 +7,10 @@ the shipper marks the chunk that reached the end of the file (``tail``) and
 the parser is flushed there, as the embedded follower flushes an idle file.
 
 Repeats: the shipper is at-least-once and a worker that crashes re-reads its
-uncommitted raw messages. Per stream, the stage keeps how far into each file
-(path and inode) it got, in a Faust table written after each batch's events;
+uncommitted raw messages. Per file (stream, path and inode), the stage keeps how
+far into it it got, in a Faust table written after each batch's events — one
+record per file, not one per stream: a stream of a thousand files would make a
+record past Kafka's message limit, and rewrite all of it for every batch;
 a chunk below that mark is a repeat and is dropped, a document already read
 (same file, same size) too. With the mark it keeps the lines the parser still
 holds records of (``held_from``; the last few lines for a parser that cannot
@@ -52,14 +54,17 @@ MAX_FILES_PER_STREAM = 1000  # progress remembered per stream; a CloudTrail fold
 TAIL_LINES = 8  # lines kept per file for a parser that cannot say what it holds (a held record spans fewer)
 TAIL_BYTES = 256 * 1024  # at most this much kept per file (a table message stays well under 1 MB)
 
+Load = Callable[[str, str], "list[Any] | None"]  # (stream, file id) -> the file's saved mark
+
 
 class ParseStage:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.files: OrderedDict[str, _FileState] = OrderedDict()
         # stream -> "path\x1finode" -> [next offset, last lines [[lineno, offset, text]...]] or [document size]
+        # (the files of a stream seen since the start, least recent first: the oldest is forgotten)
         self.progress: dict[str, OrderedDict[str, list[Any]]] = {}
-        self._dirty: set[str] = set()
+        self._dirty: dict[tuple[str, str], list[Any] | None] = {}  # (stream, file id) -> mark; None: forgotten
         self.repeats = 0  # chunks seen again (the shipper's at-least-once, a crash's re-read): dropped here
         self.gaps = 0  # chunks that start past where the last one ended (lost upstream)
 
@@ -71,16 +76,16 @@ class ParseStage:
         self.progress.clear()
         self._dirty.clear()
 
-    def take_dirty(self) -> list[tuple[str, dict[str, list[Any]]]]:
-        out = [(s, dict(self.progress[s])) for s in self._dirty]
+    def take_dirty(self) -> list[tuple[str, str, list[Any] | None]]:
+        """(stream, file id, mark or None for a file forgotten) changed since the last call."""
+        out = [(s, f, m) for (s, f), m in self._dirty.items()]
         self._dirty.clear()
         return out
 
-    def chunk(self, value: bytes, where: str,
-              load: Callable[[str], dict[str, list[Any]]] | None = None
+    def chunk(self, value: bytes, where: str, load: Load | None = None
               ) -> tuple[list[tuple[Event, bool, float]], list[DeadLetter], str]:
         """(events with their lateness and produce time, dead letters, file id) of one raw message.
-        ``load(stream)`` gives a stream's saved progress the first time the stream is seen."""
+        ``load(stream, file id)`` gives a file's saved mark the first time the file is seen."""
         events: list[tuple[Event, bool, float]] = []
         dead: list[DeadLetter] = []
         self.fid = ""
@@ -104,8 +109,7 @@ class ParseStage:
             events.append((it, self.core.engine.is_late(it), sent))
         return events, dead, self.fid
 
-    def _items(self, meta: dict[str, Any], data: bytes,
-               load: Callable[[str], dict[str, list[Any]]] | None) -> list[Item]:
+    def _items(self, meta: dict[str, Any], data: bytes, load: Load | None) -> list[Item]:
         path = str(meta["path"])
         fmt = str(meta.get("format") or "auto")
         env = str(meta.get("environment") or "")
@@ -113,9 +117,13 @@ class ParseStage:
         stream = str(meta.get("stream") or path)
         prog = self.progress.get(stream)
         if prog is None:
-            prog = self.progress[stream] = OrderedDict(load(stream) if load is not None else {})
+            prog = self.progress[stream] = OrderedDict()
         fid = self.fid = f"{path}\x1f{inode}"
         saved = prog.get(fid)
+        if saved is None and load is not None:
+            saved = load(stream, fid)
+            if saved is not None:
+                prog[fid] = saved  # the table is asked once per file
         if meta.get("kind") == "document":
             if saved is not None and saved[0] == len(data):
                 self.repeats += 1
@@ -157,9 +165,10 @@ class ParseStage:
     def _mark(self, stream: str, prog: OrderedDict[str, list[Any]], fid: str, value: list[Any]) -> None:
         prog[fid] = value
         prog.move_to_end(fid)
+        self._dirty[(stream, fid)] = value
         while len(prog) > MAX_FILES_PER_STREAM:
-            prog.popitem(last=False)
-        self._dirty.add(stream)
+            old, _ = prog.popitem(last=False)
+            self._dirty[(stream, old)] = None
 
     def _open(self, path: str, inode: Any, fmt: str, env: str, out: list[Item]) -> _FileState:
         old = self.files.pop(path, None)

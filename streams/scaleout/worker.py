@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from auditwatch.config import Config
 from auditwatch.core import Core, Decision
 from auditwatch.incidents import Incident
-from auditwatch.model import Alert, Event
+from auditwatch.model import Alert, Event, SourceRef
 from auditwatch.store import Store
 from auditwatch.streams.scaleout.parse import ParseStage
 from auditwatch.streams.scaleout.slices import SliceDetector
@@ -50,6 +50,7 @@ from auditwatch.streams.scaleout.wire import (
     event_from_wire,
     event_to_wire,
 )
+from auditwatch.streams.sources.base import DeadLetter
 
 log = logging.getLogger("auditwatch.worker")
 
@@ -58,6 +59,9 @@ MAX_INCIDENTS_IN_MEMORY = 10_000
 # a parse batch's events for one partition of the events topic travel together (Faust's cost is
 # per message), in messages well under Kafka's 1 MB default (an event is 0.3-1 KB on the wire)
 EVENTS_PER_MESSAGE = 500
+# ... and never over this: the producer refuses a bigger message (max_request_size 1 MB), and a
+# refused send crashes the agent and loses its batch. One event can be near this (a huge statement)
+MAX_MESSAGE_BYTES = 900 * 1024
 ANONYMOUS = "anonymous"
 # a partition sought back to a missing offset that still has not come after this long: the
 # offset is gone from the broker (retention), and waiting longer would stop the partition
@@ -143,6 +147,7 @@ class Worker:
             k.app_id, broker=f"kafka://{k.bootstrap}", store=k.store, datadir=str(data_dir / "faust"),
             topic_partitions=k.partitions, topic_replication_factor=k.replication_factor,
             broker_commit_interval=k.commit_interval_seconds, producer_linger_ms=k.producer_linger_ms,
+            producer_max_batch_size=k.producer_batch_bytes,
             producer_compression_type=None if k.compression == "none" else k.compression,
             consumer_auto_offset_reset="earliest", web_enabled=k.web_port > 0, web_port=k.web_port or 6066,
             web_bind=k.web_host, web_in_thread=False, table_cleanup_interval=60.0,
@@ -281,8 +286,10 @@ class Worker:
         sent_msgs = []
         for part, rows in groups.items():
             for i in range(0, len(rows), EVENTS_PER_MESSAGE):
-                sent_msgs.append(await self.events_topic.send(
-                    key=None, partition=part, value=encode_events(rows[i:i + EVENTS_PER_MESSAGE])))
+                values, too_big = events_messages(rows[i:i + EVENTS_PER_MESSAGE])
+                for value in values:
+                    sent_msgs.append(await self.events_topic.send(key=None, partition=part, value=value))
+                dead += too_big
         if dead:
             m.dead.labels("parse").inc(len(dead))
             for dl in dead:
@@ -292,10 +299,9 @@ class Worker:
         # makes it a repeat, so it must never be stored before what the chunk made (a crash in
         # between re-parses the chunk; the detect stage drops what it already applied, by origin)
         await _acked(sent_msgs)
-        for stream, prog in self.parse_stage.take_dirty():
-            key = stream.encode()
-            await self._put(self.progress, key, orjson.dumps(prog),
-                            key_partition(key, self.config.kafka.raw_partitions))
+        for stream, fid, mark in self.parse_stage.take_dirty():
+            await self._put(self.progress, _progress_key(stream, fid), None if mark is None else orjson.dumps(mark),
+                            key_partition(stream.encode(), self.config.kafka.raw_partitions))
 
     async def detect_batch(self, batch: list[Any]) -> None:
         m = self.metrics
@@ -453,22 +459,26 @@ class Worker:
         return p
 
     @staticmethod
-    async def _put(table: Any, key: bytes, value: bytes, partition: int) -> None:
+    async def _put(table: Any, key: bytes, value: bytes | None, partition: int) -> None:
         """``table[key] = value`` with the changelog partition given (Faust would look it up in
         producer metadata it may not have fetched yet: a fresh worker, a rebalance) and sent
         straight to the producer. ``table[key] = value`` queues the changelog message in Faust's
         own buffer, and Faust's flush before an offset commit gives up on that buffer after
         0.1 s without progress: an offset could be committed while the state it led to was still
-        queued, and a crash then loses that state. Sent like this, the flush covers it."""
-        table.data[key] = value
+        queued, and a crash then loses that state. Sent like this, the flush covers it.
+        ``value`` None deletes the key (a tombstone in the changelog)."""
+        if value is None:
+            table.data.pop(key, None)
+        else:
+            table.data[key] = value
         await table.changelog_topic.send(key=key, value=value, partition=partition,
                                          key_serializer=table.key_serializer,
                                          value_serializer=table.value_serializer,
                                          callback=table._on_changelog_sent)
 
-    def _load_progress(self, stream: str) -> dict[str, list[Any]]:
-        raw = self.progress.get(stream.encode())
-        return orjson.loads(raw) if raw else {}
+    def _load_progress(self, stream: str, fid: str) -> list[Any] | None:
+        raw = self.progress.get(_progress_key(stream, fid))
+        return orjson.loads(raw) if raw else None
 
     # -- responder -----------------------------------------------------------
     def _pipeline(self) -> Any:
@@ -554,17 +564,45 @@ class Worker:
 
         _tune_gc()
         os.environ.setdefault("F_DATADIR", str(self.config.path(self.config.kafka.data_dir)))
-        FaustWorker(self.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        fw = FaustWorker(self.app, loglevel=loglevel, quiet=True)
+        # Faust's start-up spinner sets the root logger to DEBUG so that every record turns it:
+        # aiokafka and Faust then build a debug record for every request sent (measured: 4% of
+        # the worker's time), and the log gets terminal escapes
+        fw.spinner = None
+        fw.execute_from_commandline()
 
     def close(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close(drain_timeout=10.0)
 
 
+def events_messages(rows: list[list[Any]], limit: int = MAX_MESSAGE_BYTES) -> tuple[list[bytes], list[DeadLetter]]:
+    """``rows`` as events messages of at most ``limit`` bytes each (halved until they fit); an
+    event too big to travel alone is a dead letter, with its source and the start of its row."""
+    value = encode_events(rows)
+    if len(value) <= limit:
+        return [value], []
+    if len(rows) == 1:
+        w = rows[0]
+        s = w[4]
+        src = SourceRef(s[0], s[1], s[2], s[3], s[4])
+        return [], [DeadLetter(f"event of {len(value)} bytes is over the events topic's message limit ({limit})",
+                               src, value[:4096].decode("utf-8", "replace"))]
+    half = len(rows) // 2
+    a, da = events_messages(rows[:half], limit)
+    b, db = events_messages(rows[half:], limit)
+    return a + b, da + db
+
+
 async def _acked(msgs: list[Any]) -> None:
     """Wait until the broker has acknowledged every message sent (a send only queues it)."""
     if msgs:
         await asyncio.gather(*msgs)
+
+
+def _progress_key(stream: str, fid: str) -> bytes:
+    """One file's parse mark in the progress table (kept in its stream's partition)."""
+    return f"{stream}\x1e{fid}".encode()
 
 
 def _committed(consumer: Any, tp: Any) -> int | None:
@@ -574,7 +612,7 @@ def _committed(consumer: Any, tp: Any) -> int | None:
 
 
 def _no_event(alert: Alert) -> Event:
-    from auditwatch.model import Action, Actor, Resource, SourceRef
+    from auditwatch.model import Action, Actor, Resource
 
     return Event(event_id=alert.alert_id, time=alert.time, observed_time=time.time(),
                  source=SourceRef("kafka", "alerts"), actor=Actor(), action=Action(name=alert.rule_id),
