@@ -19,6 +19,7 @@ from ~250 identities, 1% destructive.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import statistics
@@ -63,6 +64,19 @@ def workload(n: int, per: int = LINES_PER_CHUNK) -> list[tuple[str, dict[str, An
     for i in range(max(len(a), len(b))):
         out += a[i:i + 1] + b[i:i + 1]
     return out
+
+
+def events_per_line(n: int) -> float:
+    """Events per line of the workload, as ``replay`` parses it."""
+    from auditwatch.streams.reader import read_stream
+    from auditwatch.streams.sources.base import DeadLetter
+
+    lines = events = 0
+    for kind, data in zip(("cloudtrail", "postgres-jsonlog"), corpus(n)):
+        lines += data.count(b"\n")
+        events += sum(1 for it in read_stream(io.BytesIO(data), f"/bench/{kind}", kind)
+                      if not isinstance(it, DeadLetter))
+    return events / max(1, lines)
 
 
 class _Run:
@@ -190,7 +204,9 @@ def _latency(run: _Run, rate: int, seconds: float, n_pool: int) -> dict[str, Any
     from auditwatch.streams.scaleout.topics import raw_topic
 
     run.wait_ready()
-    per = max(1, rate // 100)  # a chunk every 10 ms
+    # a chunk every 10 ms, of as many lines as make ``rate`` events a second: not every line is an
+    # event (a pgaudit statement and its outcome are two lines, one event)
+    per = max(1, round(rate / 100 / events_per_line(n_pool)))
     chunks = workload(n_pool, per=per)
     lat: list[float] = []
     stop = threading.Event()
@@ -213,32 +229,45 @@ def _latency(run: _Run, rate: int, seconds: float, n_pool: int) -> dict[str, Any
     prod = run.producer()
     t0 = time.monotonic()
     i = 0
-    sent_events = 0
+    sent_lines = 0
+    at: dict[str, list[int]] = {}
     while time.monotonic() - t0 < seconds:
         due = t0 + i * 0.01
         now = time.monotonic()
         if due > now:
             time.sleep(due - now)
         kind, meta, data = chunks[i % len(chunks)]
-        # every chunk is new to the worker: its own path, so no chunk is taken for a repeat
-        meta = meta | {"sent": time.time(), "path": f"{meta['path']}.{i}", "offset": 0, "line": 1}
+        # the pool of chunks goes round and round, each file growing as a followed log does: the
+        # offsets and line numbers run on, so the worker takes no chunk for a repeat
+        pos = at.setdefault(meta["path"], [0, 1])
+        meta = meta | {"sent": time.time(), "offset": pos[0], "line": pos[1]}
+        pos[0] += len(data)
+        pos[1] += data.count(b"\n")
         prod.send(raw_topic(run.k, kind), key=meta["stream"].encode(), value=encode_raw(meta, data))
-        sent_events += data.count(b"\n")
+        sent_lines += data.count(b"\n")
         i += 1
     prod.flush(30)
     elapsed = time.monotonic() - t0
-    # every offered event through detection (a worker that fell behind shows in the tail), then
-    # a moment for the last alerts to reach the consumer
+
+    def caught_up() -> bool:
+        # every chunk read, and every event it made through detection (not every line is an event)
+        return (run.metric("auditwatch_kafka_raw_messages_total") >= i
+                and run.metric("auditwatch_kafka_events_detected_total")
+                >= run.metric("auditwatch_kafka_events_parsed_total") > 0)
+
+    # a worker that fell behind shows in the tail; then a moment for the last alerts to arrive
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and run.metric("auditwatch_kafka_events_detected_total") < sent_events:
+    while time.monotonic() < deadline and not caught_up():
         time.sleep(0.2)
-    caught_up = run.metric("auditwatch_kafka_events_detected_total") >= sent_events
+    done = caught_up()
     time.sleep(1.0)
     stop.set()
     th.join(5)
     lat.sort()
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    return {"offered_events_per_s": round(sent_events / elapsed, 1), "alerts": len(lat), "caught_up": caught_up,
+    offered = run.metric("auditwatch_kafka_events_parsed_total") / elapsed
+    return {"offered_events_per_s": round(offered, 1), "offered_lines_per_s": round(sent_lines / elapsed, 1),
+            "alerts": len(lat), "caught_up": done,
             "p50_ms": round(q[49], 1), "p99_ms": round(q[98], 1), "max_ms": round(max(lat or [0.0]), 1)}
 
 

@@ -176,6 +176,8 @@ class Worker:
         # in flight (Faust's own wait, ``stream_wait_empty``, can stall on a ``take`` buffer)
         self._busy = {stage: asyncio.Lock() for stage in ("parse", "detect", "respond")}
         self._paused = False
+        self._unacked: list[Any] = []  # sends of batches since the last commit
+        self._dirty_slices: dict[str, tuple[Any, int]] = {}  # identity -> (slice, partition), not yet stored
         self._generation: int | None = None
         self._next: dict[Any, int] = {}  # partition -> next offset due to an agent
         self._seeking: dict[Any, list[Any]] = {}  # partition -> [offset sought back to, since, last seek]
@@ -242,6 +244,7 @@ class Worker:
 
         @app.on_partitions_assigned.connect  # type: ignore[misc]
         async def on_assigned(app_: Any, assigned: Any, **kw: Any) -> None:
+            self._hook_commit()
             self._resume()
 
         if k.web_port > 0:
@@ -295,13 +298,8 @@ class Worker:
             for dl in dead:
                 sent_msgs.append(await self.dead_topic.send(key=dl.source.name.encode(),
                                                             value=orjson.dumps(dl.to_dict())))
-        # the progress marks once the broker has the events and dead letters: a mark past a chunk
-        # makes it a repeat, so it must never be stored before what the chunk made (a crash in
-        # between re-parses the chunk; the detect stage drops what it already applied, by origin)
-        await _acked(sent_msgs)
-        for stream, fid, mark in self.parse_stage.take_dirty():
-            await self._put(self.progress, _progress_key(stream, fid), None if mark is None else orjson.dumps(mark),
-                            key_partition(stream.encode(), self.config.kafka.raw_partitions))
+        # the progress marks are stored at the next commit (``_flush_state``), after these sends
+        self._unacked += sent_msgs
 
     async def detect_batch(self, batch: list[Any]) -> None:
         m = self.metrics
@@ -323,7 +321,9 @@ class Worker:
                 ident = w[8][0] if w[8] else ANONYMOUS
                 sl = slices.get(ident)
                 if sl is None:
-                    sl = slices[ident] = self.slices.get(ident, self.table.get(ident.encode()))
+                    held = self._dirty_slices.get(ident)  # newer than the table until the next commit
+                    sl = slices[ident] = held[0] if held is not None else \
+                        self.slices.get(ident, self.table.get(ident.encode()))
                 if self.slices.seen(sl, w[11], w[5][7]):  # actor.session_id
                     dup += 1  # made again from a re-read raw message, or re-delivered: already applied
                     continue
@@ -334,12 +334,11 @@ class Worker:
         m.batch.labels("detect").observe(n)
         if dup:
             m.duplicates.labels("detect").inc(dup)
-        writes: list[tuple[bytes, bytes, int]] = []
         sent_msgs = []
         for ident, sl in slices.items():
             key = ident.encode()
             decisions = self.slices.run(sl, per.get(ident, []))
-            writes.append((key, self.slices.dump(sl), self._partition_of(ident)))
+            self._dirty_slices[ident] = (sl, self._partition_of(ident))
             for d in decisions:
                 for alert, (inc, created) in zip(d.alerts, d.incidents):
                     # the newest evidence completed the match: its chunk's produce time starts the clock
@@ -354,12 +353,8 @@ class Worker:
                     m.alerts.labels(alert.rule_id).inc()
                     if sent:
                         m.latency.observe(max(0.0, time.time() - sent))
-        # the slices once the broker has the alerts: a slice that says "applied" makes a
-        # re-delivered event a duplicate, so it must never be stored before the alerts that event
-        # raised (a batch cut off in between is simply done again)
-        await _acked(sent_msgs)
-        for key, value, part in writes:
-            await self._put(self.table, key, value, part)
+        # the slices are stored at the next commit (``_flush_state``), after these alerts
+        self._unacked += sent_msgs
         m.detected.inc(n)
 
     async def _pause(self) -> None:
@@ -370,8 +365,51 @@ class Worker:
             for lock in self._busy.values():
                 await lock.acquire()
             self._paused = True
+        await self._flush_state()
         if self.app.producer is not None:
             await self.app.producer.flush()
+
+    async def _flush_state(self) -> None:
+        """Store the parse marks and slices the batches since the last call left in memory —
+        once the broker has acknowledged everything those batches sent. A mark past a chunk
+        makes the chunk a repeat, and a slice that says "applied" makes an event a duplicate, so
+        neither may be stored before the events, dead letters and alerts they stand for. Called
+        with the parse and detect agents held, right before each offset commit (``_hook_commit``)
+        and when partitions move: one table write per file and per identity per commit
+        interval, as Kafka Streams' state cache does, instead of one per batch (a detect batch
+        touched ~150 identities; their writes were most of its time). A crash in between loses
+        nothing: the offsets were not committed either, and the batches are done again."""
+        pending, self._unacked = self._unacked, []
+        await _acked(pending)
+        raw_parts = self.config.kafka.raw_partitions
+        for stream, fid, mark in self.parse_stage.take_dirty():
+            await self._put(self.progress, _progress_key(stream, fid), None if mark is None else orjson.dumps(mark),
+                            key_partition(stream.encode(), raw_parts))
+        dirty, self._dirty_slices = self._dirty_slices, {}
+        for ident, (sl, part) in dirty.items():
+            await self._put(self.table, ident.encode(), self.slices.dump(sl), part)
+
+    def _hook_commit(self) -> None:
+        """Every offset commit first stores what the committed messages led to (``_flush_state``).
+        Faust commits on its own timer and around rebalances, through ``force_commit``."""
+        consumer = self.app.consumer
+        if consumer is None or getattr(consumer, "_aw_hooked", False):
+            return
+        orig = consumer.force_commit
+
+        async def force_commit(*args: Any, **kw: Any) -> bool:
+            if self._paused:  # the locks are ours already (a rebalance, a stop)
+                await self._flush_state()
+                return bool(await orig(*args, **kw))
+            # most of the wait for the broker's acks without holding the agents up
+            await _acked(list(self._unacked))
+            # no batch may finish, and be acknowledged, between the flush and the commit
+            async with self._busy["parse"], self._busy["detect"]:
+                await self._flush_state()
+                return bool(await orig(*args, **kw))
+
+        consumer.force_commit = force_commit
+        consumer._aw_hooked = True
 
     def _resume(self) -> None:
         if self._paused:
