@@ -96,7 +96,15 @@ class ParseStage:
                                    value[:4096].decode("utf-8", "backslashreplace")))
             return events, dead, ""
         sent = float(meta.get("sent") or 0.0)
-        for it in self._items(meta, data, load):
+        try:
+            items = self._items(meta, data, load)
+        except Exception as e:  # a parser bug or a format no parser knows: this chunk, not the batch
+            self.files.pop(str(meta["path"]), None)  # its parser may be half-way through a record
+            dead.append(DeadLetter(f"parse failed: {type(e).__name__}: {e}", SourceRef(str(meta.get("format")),
+                                   str(meta["path"]), meta.get("line"), meta.get("offset")),
+                                   data[:4096].decode("utf-8", "backslashreplace")))
+            return events, dead, self.fid
+        for it in items:
             if isinstance(it, DeadLetter):
                 dead.append(it)
                 continue
@@ -192,7 +200,8 @@ class ParseStage:
     def _document(self, path: str, fmt: str, env: str, data: bytes, gz: bool) -> list[Item]:
         # read exactly as ``replay`` reads the file: a truncated gzip yields what it holds, then a dead letter
         raw: Any = gzip.GzipFile(fileobj=io.BytesIO(data)) if gz else io.BytesIO(data)
-        return list(read_stream(io.BufferedReader(raw), path, fmt, env))
+        # "json": JSON no source claimed when the shipper looked; ``replay`` reads it as "auto" too
+        return list(read_stream(io.BufferedReader(raw), path, "auto" if fmt == "json" else fmt, env))
 
 
 def _tail(saved: list[Any] | None, data: bytes, first_line: int, offset: int,

@@ -31,7 +31,24 @@ def decode_raw(value: bytes) -> tuple[dict[str, Any], bytes]:
     meta = orjson.loads(head)
     if not isinstance(meta, dict) or "path" not in meta:
         raise ValueError("raw message header is not an auditwatch raw header")
+    for name, types in _RAW_FIELDS.items():
+        v = meta.get(name)
+        # bool is an int to Python, never an offset or a line number
+        if v is not None and (not isinstance(v, types) or (isinstance(v, bool) and bool not in types)):
+            raise ValueError(f"raw header field {name!r} is {type(v).__name__}, not {_names(types)}")
+    if meta.get("path") is None or meta["path"] == "":
+        raise ValueError("raw header field 'path' is empty")
     return meta, data
+
+
+_RAW_FIELDS: dict[str, tuple[type, ...]] = {
+    "path": (str,), "stream": (str,), "format": (str,), "kind": (str,), "environment": (str,),
+    "offset": (int,), "line": (int,), "sent": (int, float), "tail": (bool,), "gzip": (bool,), "inode": (int, str),
+}
+
+
+def _names(types: tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in types)
 
 
 # -- events --------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import time
 from collections import OrderedDict
 from typing import Any
@@ -169,6 +170,8 @@ class Worker:
         self.responded = self.app.Table("responded", partitions=k.partitions, use_partitioner=True,
                                         key_type=bytes, value_type=bytes)
         self.pipeline: Any = None
+        self._own_alerts: queue.SimpleQueue[Alert] = queue.SimpleQueue()  # from the outbox's thread
+        self._responding: set[str] = set()  # alert ids the respond agent is handing the pipeline
         self.incidents: OrderedDict[str, Incident] = OrderedDict()
         self._within = k.batch_within_ms / 1000.0
         self._parts: dict[str, int] = {}
@@ -227,6 +230,11 @@ class Worker:
         @app.timer(interval=1.0)
         async def reseek() -> None:
             await self._reseek()
+
+        if self.respond_enabled:
+            @app.timer(interval=0.5)
+            async def own_alerts() -> None:
+                await self._send_own_alerts()
 
         @app.on_before_shutdown.connect  # type: ignore[misc]
         async def on_shutdown(app_: Any, **kw: Any) -> None:
@@ -306,38 +314,48 @@ class Worker:
         slices: dict[str, Any] = {}
         per: dict[str, list[tuple[Event, bool]]] = {}
         sent_of: dict[int, float] = {}
+        sent_msgs: list[Any] = []
         n = dup = 0
         for e in batch:
             offset = e.message.offset
             try:
-                rows = decode_events(e.value)
-            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError) as err:
+                # the whole message decoded before any of it is used: a bad row dead-letters its
+                # message, never half of it, and never the batch
+                rows = [_checked_row(w) for w in decode_events(e.value)]
+            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError) as err:
                 m.dead.labels("detect").inc()
-                await self.dead_topic.send(key=b"events", value=orjson.dumps({
-                    "reason": f"undecodable events message: {err}", "source": {"type": "kafka", "name":
-                    f"{e.message.topic}[{e.message.partition}]@{offset}"}}))
+                sent_msgs.append(await self.dead_topic.send(key=b"events", value=orjson.dumps({
+                    "reason": f"undecodable events message: {type(err).__name__}: {err}", "source": {
+                        "type": "kafka", "name": f"{e.message.topic}[{e.message.partition}]@{offset}"}})))
                 continue
-            for w in rows:
-                ident = w[8][0] if w[8] else ANONYMOUS
+            for ident, w, (ev, late, sent) in rows:
                 sl = slices.get(ident)
                 if sl is None:
                     held = self._dirty_slices.get(ident)  # newer than the table until the next commit
                     sl = slices[ident] = held[0] if held is not None else \
                         self.slices.get(ident, self.table.get(ident.encode()))
-                if self.slices.seen(sl, w[11], w[5][7]):  # actor.session_id
+                if self.slices.seen(sl, w[11], ev.actor.session_id):
                     dup += 1  # made again from a re-read raw message, or re-delivered: already applied
                     continue
-                ev, late, sent = event_from_wire(w)
                 sent_of[id(ev)] = sent
                 per.setdefault(ident, []).append((ev, late))
                 n += 1
         m.batch.labels("detect").observe(n)
         if dup:
             m.duplicates.labels("detect").inc(dup)
-        sent_msgs = []
         for ident, sl in slices.items():
             key = ident.encode()
-            decisions = self.slices.run(sl, per.get(ident, []))
+            evs = per.get(ident, [])
+            try:
+                decisions = self.slices.run(sl, evs)
+            except Exception as err:  # a detector bug: this identity's events are kept, the batch goes on
+                log.exception("detection failed for %s", ident)
+                m.dead.labels("detect").inc(len(evs))
+                for ev, _ in evs:
+                    sent_msgs.append(await self.dead_topic.send(key=b"events", value=orjson.dumps(DeadLetter(
+                        f"detection failed: {type(err).__name__}: {err}", ev.source,
+                        orjson.dumps(event_to_wire(ev)).decode()).to_dict())))
+                decisions = []
             self._dirty_slices[ident] = (sl, self._partition_of(ident))
             for d in decisions:
                 for alert, (inc, created) in zip(d.alerts, d.incidents):
@@ -524,8 +542,32 @@ class Worker:
             from auditwatch.streams.embedded import Pipeline
 
             store_path = self.config.path(self.config.kafka.data_dir) / "responder.db"
-            self.pipeline = Pipeline(self.config, store=Store(store_path), core=self.core)
+            self.pipeline = Pipeline(self.config, store=Store(store_path), core=self.core, on_alert=self._on_own_alert)
         return self.pipeline
+
+    def _on_own_alert(self, alert: Alert, _d: dict[str, Any]) -> None:
+        """The responder's own alerts — a revocation that could not be delivered within its
+        budget — go to the alerts topic like any other, for the dashboards and to be paged;
+        called from the outbox's thread. The alerts the respond agent hands the pipeline come
+        back here too: those are on the topic already."""
+        if alert.alert_id not in self._responding:
+            self._own_alerts.put(alert)
+
+    async def _send_own_alerts(self) -> None:
+        while not self._own_alerts.empty():
+            alert = self._own_alerts.get_nowait()
+            # its own incident: the revocation's incident was answered already, and this one
+            # must be paged once, re-delivered or not
+            alert.incident_id = alert.alert_id
+            t = alert.time
+            inc_d = {"incident_id": alert.incident_id, "opened": t, "updated": t, "severity": alert.severity,
+                     "count": 1, "created": True}
+            try:
+                await self.alerts_topic.send(key=alert.identity.id.encode(),
+                                             value=orjson.dumps(alert_to_wire(alert, inc_d, 0.0)))
+            except Exception:
+                self._own_alerts.put(alert)  # the next tick tries again; the store has it meanwhile
+                raise
 
     async def respond_batch(self, batch: list[Any]) -> None:
         pipe = self._pipeline()
@@ -533,7 +575,9 @@ class Worker:
             key = e.key if isinstance(e.key, bytes) else str(e.key).encode()
             try:
                 alert, inc_d = alert_from_wire(orjson.loads(e.value))
-            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError, AssertionError) as err:
+                _check_incident(inc_d)
+            except (ValueError, orjson.JSONDecodeError, KeyError, TypeError, AssertionError, IndexError,
+                    AttributeError) as err:
                 self.metrics.dead.labels("respond").inc()
                 await self.dead_topic.send(key=key, value=orjson.dumps({
                     "reason": f"undecodable alert message: {err}", "source": {"type": "kafka", "name":
@@ -550,7 +594,11 @@ class Worker:
             inc = self._incident(alert, inc_d, done)
             d = Decision(alerts=[alert], incidents=[(inc, bool(inc_d.get("created")) and done is None)])
             trigger: Event = alert.evidence[-1] if alert.evidence else _no_event(alert)
-            pipe.respond(d, trigger)
+            self._responding.add(alert.alert_id)
+            try:
+                pipe.respond(d, trigger)
+            finally:
+                self._responding.discard(alert.alert_id)
             rec[iid] = {"done": count, "revoked": inc.revoked, "paged": inc.paged, "t": alert.time}
             if len(rec) > 64:  # keep the latest incidents of this identity
                 for old in sorted(rec, key=lambda i: rec[i].get("t", 0))[:-64]:
@@ -636,6 +684,35 @@ async def _acked(msgs: list[Any]) -> None:
     """Wait until the broker has acknowledged every message sent (a send only queues it)."""
     if msgs:
         await asyncio.gather(*msgs)
+
+
+def _checked_row(w: Any) -> tuple[str, list[Any], tuple[Event, bool, float]]:
+    """(identity id, row, decoded event) of one events row, or ValueError/TypeError/IndexError:
+    the parts detection and the slices rely on, checked before any of them is used."""
+    ev, late, sent = event_from_wire(w)
+    ident = w[8][0] if w[8] else ANONYMOUS
+    if not isinstance(ident, str):
+        raise TypeError(f"identity id is {type(ident).__name__}")
+    if not isinstance(ev.time, (int, float)) or not isinstance(ev.observed_time, (int, float)):
+        raise TypeError("event time is not a number")
+    origin = w[11]
+    if not (isinstance(origin, list) and len(origin) == 4 and isinstance(origin[0], str)
+            and all(type(x) is int for x in origin[1:])):
+        raise ValueError(f"event origin {origin!r:.80} is not [file, offset, index, rank]")
+    if ev.actor.session_id is not None and not isinstance(ev.actor.session_id, str):
+        raise TypeError("session id is not a string")
+    return ident, w, (ev, late, sent)
+
+
+def _check_incident(inc: Any) -> None:
+    """The parts of an alert's incident the responder reads."""
+    if not isinstance(inc, dict):
+        raise TypeError(f"incident is {type(inc).__name__}")
+    float(inc["opened"])
+    float(inc["updated"])
+    if not isinstance(inc["severity"], str):
+        raise TypeError("incident severity is not a string")
+    int(inc.get("count") or 0)
 
 
 def _progress_key(stream: str, fid: str) -> bytes:
