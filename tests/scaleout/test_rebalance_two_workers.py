@@ -1,15 +1,13 @@
 """Two workers, a rebalance mid-stream (one stopped or killed): the survivor's alert set must
-equal replay's. NOT part of `make test`: it still fails now and then — an open bug (README,
-issue 8's note). Run it by path, repeatedly:
-
-    .venv/bin/python -m pytest -q tests/scaleout/rebalance_two_workers.py
+equal replay's, each revocation acted on once.
 
 Found and fixed on the way (this file found them): a parse stage and slices kept across a
 rebalance, a batch in flight while partitions moved, progress marks and slices stored before the
 events and alerts they stand for reached the broker, table writes queued in Faust's buffer past an
-offset commit, and messages Faust skips around a rebalance (the worker now checks every
-partition's offsets and fetches a hole again). What is left shows as missing alerts after a
-SIGKILL without any hole seen.
+offset commit, messages Faust skips around a rebalance (the worker checks every partition's
+offsets and fetches a hole again), and last: the test broker reports a partition's end as one
+past the first record of its last batch, so table recovery stopped short of the newest slices
+and a worker went on from older state (``worker.true_end_offsets``; test_end_offsets.py).
 """
 
 from __future__ import annotations
