@@ -130,5 +130,4 @@ def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -
         assert rx.state.duplicates <= 2, f"{rx.state.duplicates} re-sent revocations for one kill"
 
 
-# Two workers with a rebalance mid-stream: tests/scaleout/test_rebalance_two_workers.py. Not collected
-# by `make test`: it still misses alerts now and then (an open bug, issue 8's note); run it by path.
+# Two workers with a rebalance mid-stream: tests/scaleout/test_rebalance_two_workers.py.
