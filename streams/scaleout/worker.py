@@ -617,8 +617,11 @@ class Worker:
                 await self.alerts_topic.send(key=alert.identity.id.encode(),
                                              value=orjson.dumps(alert_to_wire(alert, inc_d, 0.0)))
             except Exception:
-                self._own_alerts.put(alert)  # the next tick tries again; the store has it meanwhile
-                raise
+                # the next tick tries again (the local store has it meanwhile); raising here would
+                # crash the timer, and with it the worker
+                self._own_alerts.put(alert)
+                log.exception("could not send the responder's own alert %s; will retry", alert.alert_id)
+                return
 
     async def respond_batch(self, batch: list[Any]) -> None:
         pipe = self._pipeline()
