@@ -18,12 +18,17 @@ from auditwatch.config import KafkaConfig
 from auditwatch.streams.scaleout.worker import true_end_offsets
 
 
+def _new_topic(k: KafkaConfig, name: str, partitions: int) -> str:
+    topic = k.topic(name)
+    admin = KafkaAdminClient(bootstrap_servers=k.bootstrap)
+    admin.create_topics([NewTopic(topic, partitions, 1)])
+    admin.close()
+    return topic
+
+
 def test_true_end_offsets_is_one_past_the_last_record_of_batched_writes(kafka_cfg: KafkaConfig) -> None:
     boot = kafka_cfg.bootstrap
-    topic = kafka_cfg.topic("ends")
-    admin = KafkaAdminClient(bootstrap_servers=boot)
-    admin.create_topics([NewTopic(topic, 2, 1)])
-    admin.close()
+    topic = _new_topic(kafka_cfg, "ends", 2)
     prod = KafkaProducer(bootstrap_servers=boot, linger_ms=50, batch_size=1 << 20)
     tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
     sent = {tps[0]: 0, tps[1]: 0}
@@ -43,10 +48,5 @@ def test_true_end_offsets_is_one_past_the_last_record_of_batched_writes(kafka_cf
 
 
 def test_an_empty_partition_ends_at_zero(kafka_cfg: KafkaConfig) -> None:
-    boot = kafka_cfg.bootstrap
-    topic = kafka_cfg.topic("empty")
-    admin = KafkaAdminClient(bootstrap_servers=boot)
-    admin.create_topics([NewTopic(topic, 1, 1)])
-    admin.close()
-    tp = TopicPartition(topic, 0)
-    assert asyncio.run(true_end_offsets(boot, {tp: 0})) == {tp: 0}
+    tp = TopicPartition(_new_topic(kafka_cfg, "empty", 1), 0)
+    assert asyncio.run(true_end_offsets(kafka_cfg.bootstrap, {tp: 0})) == {tp: 0}
