@@ -155,7 +155,7 @@ def run(config: str) -> None:
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--loglevel", default="warn", show_default=True, envvar="AUDITWATCH_WORKER_LOGLEVEL",
+@click.option("--loglevel", default="warn", show_default=True, envvar="AUDITWATCH_WORKER_LOGLEVEL", show_envvar=True,
               type=click.Choice(["crit", "error", "warn", "info", "debug"]))
 @click.option("--no-respond", is_flag=True, help="Detect only; another worker group runs the responders.")
 @click.option("--one-at-a-time", is_flag=True, hidden=True, help="The naive baseline of `bench kafka`.")

@@ -8,9 +8,10 @@ the parser is flushed there, as the embedded follower flushes an idle file.
 
 Repeats: the shipper is at-least-once and a worker that crashes re-reads its
 uncommitted raw messages. Per file (stream, path and inode), the stage keeps how
-far into it it got, in a Faust table written after each batch's events — one
-record per file, not one per stream: a stream of a thousand files would make a
-record past Kafka's message limit, and rewrite all of it for every batch;
+far into it it got, in a Faust table written at each offset commit once the
+broker has the events (``Worker._flush_state``) — one record per file, not one
+per stream: a stream of a thousand files would make a record past Kafka's
+message limit, and rewrite all of it every time;
 a chunk below that mark is a repeat and is dropped, a document already read
 (same file, same size) too. With the mark it keeps the lines the parser still
 holds records of (``held_from``; the last few lines for a parser that cannot

@@ -4,7 +4,8 @@ A worker owns some partitions of the events topic, hence some identities. Each
 identity's state — rule windows and sequences, suppression, anomaly baselines,
 its open incident, and what it has applied — is one slice, kept
 in memory while the identity is active and written to a Faust table (one
-changelog message per identity per batch, never per event) so that a worker
+changelog message per identity per offset commit, never per event or batch:
+``Worker._flush_state``) so that a worker
 that dies hands its identities, state included, to the one taking over.
 
 The rule engine and anomaly detectors are the core's own: the worker swaps an
