@@ -85,6 +85,14 @@ class WorkerMetrics:
         self.latency = Histogram("auditwatch_kafka_produce_to_alert_seconds",
                                  "Raw chunk produced to alert emitted (wall clock)",
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        # where the produce-to-alert time goes: how long after its raw chunk was produced a
+        # message reached each agent (observed once per message, not per event)
+        self.reached = Histogram("auditwatch_kafka_produce_to_stage_seconds",
+                                 "Raw chunk produced to its message starting a stage (wall clock)", ["stage"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.flush = Histogram("auditwatch_kafka_state_flush_seconds",
+                               "Storing parse marks and slices before an offset commit (agents held)",
+                               buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
         self.lag = Gauge("auditwatch_kafka_consumer_lag", "Messages behind the partition end", ["topic", "partition"],
                          registry=r)
         self.responded = Counter("auditwatch_kafka_alerts_responded_total", "Alerts answered by the responder",
@@ -328,11 +336,14 @@ class Worker:
         dead: list[Any] = []
         n = 0
         rep0 = self.parse_stage.repeats
+        t_start = time.time()
         for e in batch:
             msg = e.message
             m.raw.inc()
             evs, dls, fid = self.parse_stage.chunk(e.value, f"{msg.topic}[{msg.partition}]@{msg.offset}",
                                                    self._load_progress)
+            if evs and evs[0][2]:
+                m.reached.labels("parse").observe(max(0.0, t_start - evs[0][2]))
             dead += dls
             ranks: dict[tuple[int, int], int] = {}
             for ev, late, sent in evs:
@@ -367,6 +378,7 @@ class Worker:
         sent_of: dict[int, float] = {}
         sent_msgs: list[Any] = []
         n = dup = 0
+        t_start = time.time()
         for e in batch:
             offset = e.message.offset
             try:
@@ -379,6 +391,8 @@ class Worker:
                     "reason": f"undecodable events message: {type(err).__name__}: {err}", "source": {
                         "type": "kafka", "name": f"{e.message.topic}[{e.message.partition}]@{offset}"}})))
                 continue
+            if rows and rows[0][2][2]:
+                m.reached.labels("detect").observe(max(0.0, t_start - rows[0][2][2]))
             for ident, w, (ev, late, sent) in rows:
                 sl = slices.get(ident)
                 if sl is None:
@@ -474,7 +488,8 @@ class Worker:
             await _acked(list(self._unacked))
             # no batch may finish, and be acknowledged, between the flush and the commit
             async with self._busy["parse"], self._busy["detect"]:
-                await self._flush_state()
+                with self.metrics.flush.time():
+                    await self._flush_state()
                 return bool(await orig(*args, **kw))
 
         consumer.force_commit = force_commit
