@@ -387,8 +387,11 @@ def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 def test_dashboards_follow_the_conventions() -> None:
     import re
 
-    exposed = {line.split(" ")[2] for line in generate_latest(fresh().registry).decode().splitlines()
-               if line.startswith("# TYPE ")}
+    from auditwatch.streams.scaleout.worker import WorkerMetrics
+
+    # the embedded runner's metrics, and the Kafka workers' own (worker-mode panels)
+    exposed = {line.split(" ")[2] for reg in (fresh().registry, WorkerMetrics().registry)
+               for line in generate_latest(reg).decode().splitlines() if line.startswith("# TYPE ")}
     exposed |= {"process_resident_memory_bytes", "process_cpu_seconds_total", "up"}
     uids = set()
     for name, board in _dashboards():
