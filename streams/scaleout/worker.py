@@ -69,6 +69,9 @@ ANONYMOUS = "anonymous"
 HOLE_GIVE_UP_SECONDS = 30.0
 
 
+_PRODUCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)  # seconds from a raw chunk's produce
+
+
 class WorkerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -84,12 +87,12 @@ class WorkerMetrics:
                                buckets=(1, 10, 100, 500, 1000, 2000, 5000), registry=r)
         self.latency = Histogram("auditwatch_kafka_produce_to_alert_seconds",
                                  "Raw chunk produced to alert emitted (wall clock)",
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+                                 buckets=_PRODUCE_BUCKETS, registry=r)
         # where the produce-to-alert time goes: how long after its raw chunk was produced a
         # message reached each agent (observed once per message, not per event)
         self.reached = Histogram("auditwatch_kafka_produce_to_stage_seconds",
                                  "Raw chunk produced to its message starting a stage (wall clock)", ["stage"],
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+                                 buckets=_PRODUCE_BUCKETS, registry=r)
         self.flush = Histogram("auditwatch_kafka_state_flush_seconds",
                                "Storing parse marks and slices before an offset commit (agents held)",
                                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
