@@ -6,7 +6,9 @@
                   judge lateness                        Faust table               idempotent
 
 Three agents in one app; run as many workers as the events topic has
-partitions. Every agent takes batches (``take_events``): a batch costs one
+partitions. Parsing runs in a child process of the worker (``parse_child``),
+one batch ahead: the child parses a batch while this process sends the last
+one's events and detects, so a worker uses two cores, not one. Every agent takes batches (``take_events``): a batch costs one
 table write per identity it touched and one message per identity it sends,
 not one per event. ``batch_within_ms`` bounds how long a lone event waits for
 company, so a sparse stream keeps its latency.
@@ -32,7 +34,6 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from auditwatch.config import Config
@@ -40,14 +41,21 @@ from auditwatch.core import Core, Decision
 from auditwatch.incidents import Incident
 from auditwatch.model import Alert, Event, SourceRef
 from auditwatch.store import Store
-from auditwatch.streams.scaleout.parse import ParseStage
+from auditwatch.streams.scaleout.gctune import tune_gc
+from auditwatch.streams.scaleout.parse_child import (
+    ANONYMOUS,
+    ParseChildDied,
+    ParsedBatch,
+    Parser,
+    Partitions,
+    key_partition,
+)
 from auditwatch.streams.scaleout.slices import SliceDetector
 from auditwatch.streams.scaleout.topics import RAW_KINDS, raw_topic
 from auditwatch.streams.scaleout.wire import (
     alert_from_wire,
     alert_to_wire,
     decode_events,
-    encode_events,
     event_from_wire,
     event_to_wire,
 )
@@ -57,13 +65,6 @@ log = logging.getLogger("auditwatch.worker")
 
 HTTP_PATHS = ("/healthz", "/metrics")
 MAX_INCIDENTS_IN_MEMORY = 10_000
-# a parse batch's events for one partition of the events topic travel together (Faust's cost is
-# per message), in messages well under Kafka's 1 MB default (an event is 0.3-1 KB on the wire)
-EVENTS_PER_MESSAGE = 500
-# ... and never over this: the producer refuses a bigger message (max_request_size 1 MB), and a
-# refused send crashes the agent and loses its batch. One event can be near this (a huge statement)
-MAX_MESSAGE_BYTES = 900 * 1024
-ANONYMOUS = "anonymous"
 # a partition sought back to a missing offset that still has not come after this long: the
 # offset is gone from the broker (retention), and waiting longer would stop the partition
 HOLE_GIVE_UP_SECONDS = 30.0
@@ -170,24 +171,6 @@ async def true_end_offsets(bootstrap: str, ends: dict[Any, int]) -> dict[Any, in
     return ends
 
 
-def _tune_gc() -> None:
-    """A batch makes tens of thousands of short-lived objects (events, wire lists); with the
-    default thresholds (700 allocations) the cyclic collector runs hundreds of times a second
-    and scans the long-lived state (slices, parsers, rule tables) again and again. Timed in
-    process on the bench workload, the worker's stages ran at 12k events/s with the collector
-    on and 20k with it off. Almost all of that garbage is freed by reference counting anyway:
-    freeze what start-up made and collect the young generation less often."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-
-
-def key_partition(key: bytes, n: int) -> int:
-    return int(DefaultPartitioner()(key, list(range(n)), list(range(n))))
-
-
 class Worker:
     def __init__(self, config: Config, *, respond: bool = True, one_at_a_time: bool = False) -> None:
         """``one_at_a_time``: the naive baseline ``bench kafka`` compares against — every
@@ -198,7 +181,9 @@ class Worker:
         k = config.kafka
         self.metrics = WorkerMetrics()
         self.core = Core(config)
-        self.parse_stage = ParseStage(self.core)
+        # parsing in a process of its own, on the other core (``parse_child``); the naive
+        # baseline parses in this one, as a plain Faust agent would
+        self.parser = Parser(config, k.partitions, child=k.parse_process and not one_at_a_time)
         self.slices = SliceDetector(self.core)
         self.respond_enabled = respond
         self.one_at_a_time = one_at_a_time
@@ -236,13 +221,17 @@ class Worker:
         self._responding: set[str] = set()  # alert ids the respond agent is handing the pipeline
         self.incidents: OrderedDict[str, Incident] = OrderedDict()
         self._within = k.batch_within_ms / 1000.0
-        self._parts: dict[str, int] = {}
+        # the events partition of an identity: the hash the shipper's and Faust's producers use
+        # (Kafka's murmur2), so an identity's events and its slice meet on one worker
+        self._partition_of = Partitions(k.partitions)
         # held by an agent while it works on a batch: a rebalance or a stop waits for the batch
         # in flight (Faust's own wait, ``stream_wait_empty``, can stall on a ``take`` buffer)
         self._busy = {stage: asyncio.Lock() for stage in ("parse", "detect", "respond")}
         self._paused = False
         self._unacked: list[Any] = []  # sends of batches since the last commit
         self._dirty_slices: dict[str, tuple[Any, int]] = {}  # identity -> (slice, partition), not yet stored
+        self._parse_tail: asyncio.Future[None] | None = None  # the last parse batch's sending
+        self._marks: dict[tuple[str, str], Any] = {}  # (stream, file id) -> parse mark (None: forget), not yet stored
         self._generation: int | None = None
         self._next: dict[Any, int] = {}  # partition -> next offset due to an agent
         self._seeking: dict[Any, list[Any]] = {}  # partition -> [offset sought back to, since, last seek]
@@ -308,7 +297,7 @@ class Worker:
             await self._pause()
             # whoever holds these partitions next starts from what the tables say; a parser or
             # slice kept here would be stale by the time the partition came back
-            self.parse_stage.forget()
+            await self.parser.forget()
             self.slices.forget()
             self.incidents.clear()
 
@@ -333,45 +322,49 @@ class Worker:
                                  headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
     async def parse_batch(self, batch: list[Any]) -> None:
-        m = self.metrics
-        m.batch.labels("parse").observe(len(batch))
-        groups: dict[int, list[list[Any]]] = {}
-        dead: list[Any] = []
-        n = 0
-        rep0 = self.parse_stage.repeats
+        """Hand a batch to the parse process and return once the batch before it is sent: the
+        child parses this one while the worker sends the last one's results and detects."""
+        self.metrics.batch.labels("parse").observe(len(batch))
         t_start = time.time()
-        for e in batch:
-            msg = e.message
-            m.raw.inc()
-            evs, dls, fid = self.parse_stage.chunk(e.value, f"{msg.topic}[{msg.partition}]@{msg.offset}",
-                                                   self._load_progress)
-            if evs and evs[0][2]:
-                m.reached.labels("parse").observe(max(0.0, t_start - evs[0][2]))
-            dead += dls
-            ranks: dict[tuple[int, int], int] = {}
-            for ev, late, sent in evs:
-                part = self._partition_of(ev.identity.id if ev.identity is not None else ANONYMOUS)
-                where = (ev.source.offset or 0, ev.source.index or 0)
-                rank = ranks[where] = ranks.get(where, -1) + 1
-                groups.setdefault(part, []).append(
-                    event_to_wire(ev, late, sent, [fid, where[0], where[1], rank]))
-                n += 1
-        m.events.inc(n)
-        if self.parse_stage.repeats != rep0:
-            m.duplicates.labels("parse").inc(self.parse_stage.repeats - rep0)
-        sent_msgs = []
-        for part, rows in groups.items():
-            for i in range(0, len(rows), EVENTS_PER_MESSAGE):
-                values, too_big = events_messages(rows[i:i + EVENTS_PER_MESSAGE])
-                for value in values:
-                    sent_msgs.append(await self.events_topic.send(key=None, partition=part, value=value))
-                dead += too_big
-        if dead:
-            m.dead.labels("parse").inc(len(dead))
-            for dl in dead:
-                sent_msgs.append(await self.dead_topic.send(key=dl.source.name.encode(),
-                                                            value=orjson.dumps(dl.to_dict())))
-        # the progress marks are stored at the next commit (``_flush_state``), after these sends
+        values = [(e.value, f"{e.message.topic}[{e.message.partition}]@{e.message.offset}") for e in batch]
+        parsed = self.parser.submit(values, self.parser.marks_for((v for v, _ in values), self._load_progress))
+        before = self._parse_tail
+        self._parse_tail = asyncio.ensure_future(self._send_parsed(before, parsed, t_start))
+        if before is not None:
+            await before  # two batches in flight at most
+
+    async def _send_parsed(self, before: asyncio.Future[None] | None, parsed: asyncio.Future[ParsedBatch],
+                           t_start: float) -> None:
+        """Send what a parse batch made — after the batch before it (``before``), so a file's
+        events reach their partitions in the order they were written."""
+        if before is not None:
+            await before
+        try:
+            got = await parsed
+        except ParseChildDied as e:
+            # the records its parsers held went with it, and this batch was not parsed: exit now,
+            # as a kill -9 would, before any offset, mark or slice past them is stored (a graceful
+            # stop commits). The next worker to hold these partitions starts from the last commit
+            log.critical("%s; the worker exits without committing past it", e)
+            for h in logging.getLogger().handlers + log.handlers:
+                h.flush()
+            os._exit(70)
+        m = self.metrics
+        m.raw.inc(got.raw)
+        for sent in got.reached:
+            m.reached.labels("parse").observe(max(0.0, t_start - sent))
+        m.events.inc(got.events)
+        if got.repeats:
+            m.duplicates.labels("parse").inc(got.repeats)
+        for mark in got.marks:
+            self._marks[(mark[0], mark[1])] = mark[2]
+        sent_msgs = [await self.events_topic.send(key=None, partition=part, value=value)
+                     for part, value in got.messages]
+        if got.dead:
+            m.dead.labels("parse").inc(len(got.dead))
+            for key, value in got.dead:
+                sent_msgs.append(await self.dead_topic.send(key=key, value=value))
+        # the file marks are stored at the next commit (``_flush_state``), after these sends
         self._unacked += sent_msgs
 
     async def detect_batch(self, batch: list[Any]) -> None:
@@ -465,10 +458,15 @@ class Worker:
         interval, as Kafka Streams' state cache does, instead of one per batch (a detect batch
         touched ~150 identities; their writes were most of its time). A crash in between loses
         nothing: the offsets were not committed either, and the batches are done again."""
+        # a parse batch the agent has let go of is not sent yet: its messages go first
+        tail, self._parse_tail = self._parse_tail, None
+        if tail is not None:
+            await tail
         pending, self._unacked = self._unacked, []
         await _acked(pending)
         raw_parts = self.config.kafka.raw_partitions
-        for stream, fid, mark in self.parse_stage.take_dirty():
+        marks, self._marks = self._marks, {}
+        for (stream, fid), mark in marks.items():
             await self._put(self.progress, _progress_key(stream, fid), None if mark is None else orjson.dumps(mark),
                             key_partition(stream.encode(), raw_parts))
         dirty, self._dirty_slices = self._dirty_slices, {}
@@ -496,6 +494,11 @@ class Worker:
                 return bool(await orig(*args, **kw))
 
         consumer.force_commit = force_commit
+
+        async def no_gap(*args: Any, **kw: Any) -> None:
+            return None
+
+        consumer._add_gap = no_gap
         consumer._aw_hooked = True
 
     def _resume(self) -> None:
@@ -529,8 +532,20 @@ class Worker:
             due = self._next.get(tp)
             if due is None:
                 due = _committed(consumer, tp)
-            if msg.generation_id != generation or (due is not None and msg.offset < due):
+            if due is not None and msg.offset < due:
                 msg.acked = True  # Consumer.ack() skips a message already marked acked
+                continue
+            if msg.generation_id != generation:
+                # fetched before the rebalance and not done: dropped here, so fetched again.
+                # The fetcher's position is already past it, and if nothing after it comes in
+                # this generation no hole ever shows (seen: a restarted worker that fetched a
+                # partition to its end just before the group's second rebalance, then waited)
+                msg.acked = True
+                back = msg.offset if due is None else due
+                sought = self._seeking.get(tp)
+                if due is None and sought is not None:  # no commit known yet: the earliest dropped
+                    back = min(back, sought[0])
+                holes[tp] = min(holes.get(tp, back), back)
                 continue
             if due is not None and msg.offset > due:
                 sought = self._seeking.get(tp)
@@ -546,11 +561,13 @@ class Worker:
             self._seeking.pop(tp, None)
             out.append(e)
         for tp, due in holes.items():
+            if self._next.get(tp, due) > due:
+                continue  # the message due came later in this batch
             sought = self._seeking.get(tp)
             if sought is None or sought[0] != due:
                 self._seeking[tp] = [due, time.monotonic(), 0.0]
                 self.metrics.refetched.inc()
-                log.warning("%s: message %d did not come; fetching again from it", tp, due)
+                log.warning("%s: message %d did not come in this generation; fetching again from it", tp, due)
             # again after every batch that shows the hole: a message fetched before the seek
             # moves Faust's read offset past it again, and Faust then drops the copies fetched
             # after the seek as already read
@@ -572,16 +589,6 @@ class Worker:
         for tp, (_, _, last) in list(self._seeking.items()):
             if now - last >= 1.0:
                 await self._seek(tp)
-
-    def _partition_of(self, ident: str) -> int:
-        """The events partition of an identity: the hash the shipper's and Faust's producers use
-        (Kafka's murmur2), so an identity's events and its slice meet on one worker."""
-        p = self._parts.get(ident)
-        if p is None:
-            if len(self._parts) > 200_000:
-                self._parts.clear()
-            p = self._parts[ident] = key_partition(ident.encode(), self.config.kafka.partitions)
-        return p
 
     @staticmethod
     async def _put(table: Any, key: bytes, value: bytes | None, partition: int) -> None:
@@ -720,7 +727,7 @@ class Worker:
         """Run until SIGTERM/SIGINT (Faust's worker: graceful stop, final commit)."""
         from faust.worker import Worker as FaustWorker
 
-        _tune_gc()
+        tune_gc()
         os.environ.setdefault("F_DATADIR", str(self.config.path(self.config.kafka.data_dir)))
         fw = FaustWorker(self.app, loglevel=loglevel, quiet=True)
         # Faust's start-up spinner sets the root logger to DEBUG so that every record turns it:
@@ -732,24 +739,7 @@ class Worker:
     def close(self) -> None:
         if self.pipeline is not None:
             self.pipeline.close(drain_timeout=10.0)
-
-
-def events_messages(rows: list[list[Any]], limit: int = MAX_MESSAGE_BYTES) -> tuple[list[bytes], list[DeadLetter]]:
-    """``rows`` as events messages of at most ``limit`` bytes each (halved until they fit); an
-    event too big to travel alone is a dead letter, with its source and the start of its row."""
-    value = encode_events(rows)
-    if len(value) <= limit:
-        return [value], []
-    if len(rows) == 1:
-        w = rows[0]
-        s = w[4]
-        src = SourceRef(s[0], s[1], s[2], s[3], s[4])
-        return [], [DeadLetter(f"event of {len(value)} bytes is over the events topic's message limit ({limit})",
-                               src, value[:4096].decode("utf-8", "replace"))]
-    half = len(rows) // 2
-    a, da = events_messages(rows[:half], limit)
-    b, db = events_messages(rows[half:], limit)
-    return a + b, da + db
+        self.parser.close()
 
 
 async def _acked(msgs: list[Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import yaml
 
+from auditwatch.bench.pipeline import corpus as bench_corpus
 from auditwatch.config import KafkaConfig
 from auditwatch.streams.scaleout.broker import free_port
 
@@ -211,3 +212,17 @@ def assert_alert_set(k: KafkaConfig, want: set[tuple[Any, ...]], workers: list[W
     """The alerts topic holds exactly ``want`` within ``timeout``, or the difference is shown."""
     got = wait_alert_set(k, want, workers, timeout)
     assert got == want, {"only in replay": sorted(want - got), "only from workers": sorted(got - want)}
+
+
+def big_workload(d: Path, n: int) -> list[Path]:
+    """Two streams (a trail folder, a PostgreSQL log folder) whose identities are disjoint:
+    which stream's alert opens an identity's incident first then never depends on how the
+    workers interleave streams (suppression follows arrival, in replay as in `run`)."""
+    ct, pg = bench_corpus(n)
+    (d / "load" / "trail").mkdir(parents=True)
+    (d / "load" / "pg").mkdir(parents=True)
+    a = d / "load" / "trail" / "cloudtrail.jsonl"
+    b = d / "load" / "pg" / "postgresql.json"
+    a.write_bytes(ct)
+    b.write_bytes(pg)
+    return [a, b]

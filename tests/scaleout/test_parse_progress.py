@@ -16,8 +16,8 @@ from auditwatch.config import Config
 from auditwatch.core import Core
 from auditwatch.model import Action, Actor, Event, Resource, SourceRef
 from auditwatch.streams.scaleout.parse import MAX_FILES_PER_STREAM, ParseStage
+from auditwatch.streams.scaleout.parse_child import events_messages
 from auditwatch.streams.scaleout.wire import decode_events, encode_raw, event_to_wire
-from auditwatch.streams.scaleout.worker import events_messages
 
 
 def _pg_lines(n: int) -> bytes:

@@ -22,13 +22,14 @@ from tests.scaleout.harness import (
     SECRET,
     WorkerProc,
     assert_alert_set,
+    big_workload,
     replay,
     replay_key,
     ship_once,
     wait_until,
     write_config,
 )
-from tests.scaleout.test_worker_e2e import _big_workload, _revoked, _wait_revocations
+from tests.scaleout.test_worker_e2e import _revoked, _wait_revocations
 
 
 def _in_parts(files: list[Path], parts: int) -> list[list[tuple[Path, bytes]]]:
@@ -63,7 +64,7 @@ def test_two_workers_rebalance_mid_stream(kafka_cfg: KafkaConfig, tmp_path: Path
     partitions, state included) and the second third is shipped; then a stops or is killed while
     it works and b takes everything, the last third too — partitions a held before and after b
     joined. Same alerts as replay on the whole files, each revocation acted on once."""
-    files = _big_workload(tmp_path, 60_000)
+    files = big_workload(tmp_path, 60_000)
     ref = replay(files)
     want = {replay_key(a) for a in ref}
     assert _revoked(ref), "the workload must lead to revocations, or 'once' proves nothing"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditwatch.bench.pipeline import corpus as bench_corpus
 from auditwatch.config import KafkaConfig
 from auditwatch.demo.receiver import WebhookReceiver
 from auditwatch.demo.scenario import write as write_demo
@@ -18,6 +17,7 @@ from tests.scaleout.harness import (
     SECRET,
     WorkerProc,
     assert_alert_set,
+    big_workload,
     read_topic,
     replay,
     replay_key,
@@ -87,22 +87,8 @@ def test_corpus_same_alerts_as_replay(kafka_cfg: KafkaConfig, tmp_path: Path, co
         w.stop()
 
 
-def _big_workload(d: Path, n: int) -> list[Path]:
-    """Two streams (a trail folder, a PostgreSQL log folder) whose identities are disjoint:
-    which stream's alert opens an identity's incident first then never depends on how the
-    workers interleave streams (suppression follows arrival, in replay as in `run`)."""
-    ct, pg = bench_corpus(n)
-    (d / "load" / "trail").mkdir(parents=True)
-    (d / "load" / "pg").mkdir(parents=True)
-    a = d / "load" / "trail" / "cloudtrail.jsonl"
-    b = d / "load" / "pg" / "postgresql.json"
-    a.write_bytes(ct)
-    b.write_bytes(pg)
-    return [a, b]
-
-
 def test_kill9_mid_stream_then_restart(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
-    files = _big_workload(tmp_path, 40_000)
+    files = big_workload(tmp_path, 40_000)
     ref = replay(files)
     want = {replay_key(a) for a in ref}
     assert _revoked(ref), "the workload must lead to revocations, or 'never twice' proves nothing"
