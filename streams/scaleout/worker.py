@@ -68,6 +68,9 @@ MAX_INCIDENTS_IN_MEMORY = 10_000
 # a partition sought back to a missing offset that still has not come after this long: the
 # offset is gone from the broker (retention), and waiting longer would stop the partition
 HOLE_GIVE_UP_SECONDS = 30.0
+# a partition the broker has more of, whose agent is idle, and from which nothing has come for this
+# long: its messages were dropped before they reached the agent; fetch again from the offset due
+STALL_SECONDS = 5.0
 
 
 _PRODUCE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)  # seconds from a raw chunk's produce
@@ -204,6 +207,7 @@ class Worker:
         )
         raw_opts: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.raw_topics = self.app.topic(*[raw_topic(k, s) for s in RAW_KINDS], **raw_opts)
+        self._raw_names = {raw_topic(k, s) for s in RAW_KINDS}
         self.events_topic = self.app.topic(k.topic("events"), partitions=k.partitions, **raw_opts)
         self.alerts_topic = self.app.topic(k.topic("alerts"), partitions=k.partitions, **raw_opts)
         self.responses_topic = self.app.topic(k.topic("responses"), partitions=k.partitions, **raw_opts)
@@ -235,6 +239,8 @@ class Worker:
         self._generation: int | None = None
         self._next: dict[Any, int] = {}  # partition -> next offset due to an agent
         self._seeking: dict[Any, list[Any]] = {}  # partition -> [offset sought back to, since, last seek]
+        self._came: dict[Any, float] = {}  # partition -> when a message of it last reached an agent
+        self._watched: tuple[int | None, float] = (None, 0.0)  # (generation, since) of the stall watch
         self._wire()
         if respond:
             # at start, not at the first alert: responses a killed worker left in its outbox
@@ -558,6 +564,7 @@ class Worker:
                 log.warning("%s: offsets %d..%d are not on the broker; going on from %d", tp, due, msg.offset - 1,
                             msg.offset)
             self._next[tp] = msg.offset + 1
+            self._came[tp] = time.monotonic()
             self._seeking.pop(tp, None)
             out.append(e)
         for tp, due in holes.items():
@@ -584,11 +591,47 @@ class Worker:
 
     async def _reseek(self) -> None:
         """Once a second: a hole sought back to whose message has still not come (Faust dropped
-        the copies fetched after the seek, with nothing after them to show the hole) — seek again."""
+        the copies fetched after the seek, with nothing after them to show the hole) — seek again;
+        and a stalled partition (``_stalled``) — seek back to the offset due."""
         now = time.monotonic()
         for tp, (_, _, last) in list(self._seeking.items()):
             if now - last >= 1.0:
                 await self._seek(tp)
+        for tp, due in self._stalled(now):
+            self._seeking[tp] = [due, now, 0.0]
+            self.metrics.refetched.inc()
+            log.warning("%s: nothing from offset %d on reached an agent in %.0f s, and the broker has more; "
+                        "fetching again from it", tp, due, STALL_SECONDS)
+            await self._seek(tp)
+
+    def _stalled(self, now: float) -> list[tuple[Any, int]]:
+        """Partitions whose messages stopped reaching their agent though the broker has more:
+        dropped before ``_in_order`` could see them (Faust discards messages it fetched around a
+        rebalance; when nothing after them is fetched in the new generation, no hole ever shows
+        and the partition waits forever — seen once in ~14 two-worker rebalance runs)."""
+        c = self.app.consumer
+        if c is None or self._paused:
+            return []
+        generation = self.app.consumer_generation_id
+        if self._watched[0] != generation:
+            self._watched = (generation, now)
+            return []
+        idle = {self.events_topic.get_topic_name(): not self._busy["detect"].locked(),
+                self.alerts_topic.get_topic_name(): not self._busy["respond"].locked()}
+        parse_idle = not self._busy["parse"].locked() and (self._parse_tail is None or self._parse_tail.done())
+        out = []
+        for tp in c.assignment():
+            if tp in self._seeking or now - max(self._came.get(tp, 0.0), self._watched[1]) < STALL_SECONDS:
+                continue
+            if not idle.get(tp.topic, parse_idle if tp.topic in self._raw_names else False):
+                continue
+            due = self._next.get(tp) if self._generation == generation else None
+            if due is None:
+                due = _committed(c, tp)
+            hw = c.highwater(tp)
+            if due is not None and isinstance(hw, int) and hw > due:
+                out.append((tp, due))
+        return out
 
     @staticmethod
     async def _put(table: Any, key: bytes, value: bytes | None, partition: int) -> None:
