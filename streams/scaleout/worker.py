@@ -8,9 +8,9 @@
 Three agents in one app; run as many workers as the events topic has
 partitions. Parsing runs in a child process of the worker (``parse_child``),
 one batch ahead: the child parses a batch while this process sends the last
-one's events and detects, so a worker uses two cores, not one. Every agent takes batches (``take_events``): a batch costs one
-table write per identity it touched and one message per identity it sends,
-not one per event. ``batch_within_ms`` bounds how long a lone event waits for
+one's events and detects, so a worker uses two cores, not one. Every agent
+takes batches (``take_events``): a batch costs one table write per identity it
+touched and one message per identity it sends, not one per event. ``batch_within_ms`` bounds how long a lone event waits for
 company, so a sparse stream keeps its latency.
 
 Delivery guarantees: Kafka is at-least-once here. A batch is acknowledged only
