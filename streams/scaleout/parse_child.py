@@ -166,7 +166,6 @@ class Parser:
     """The parse stage as the worker drives it; ``child``: in a process of its own."""
 
     def __init__(self, config: Config, partitions: int, *, child: bool) -> None:
-        self.child = child
         self._asked: set[FileKey] = set()  # files whose saved mark went along since the last forget
         self._pool: ProcessPoolExecutor | None = None
         if child:
@@ -220,12 +219,6 @@ class Parser:
         except BrokenProcessPool as e:
             raise ParseChildDied(f"the parse process died: {e}") from e
 
-    def pid(self) -> int | None:
-        """The child's process id (None: parsing in this process)."""
-        if self._pool is None:
-            return None
-        return int(self._pool.submit(_child_pid).result())
-
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -276,10 +269,6 @@ def _die_with(parent: int) -> None:
 
 def _child_ready() -> bool:
     return _STAGE is not None
-
-
-def _child_pid() -> int:
-    return os.getpid()
 
 
 def _child_batch(values: list[tuple[bytes, str]], marks: dict[FileKey, list[Any] | None]) -> ParsedBatch:

@@ -31,7 +31,7 @@ import os
 import queue
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -303,7 +303,10 @@ class Worker:
             await self._pause()
             # whoever holds these partitions next starts from what the tables say; a parser or
             # slice kept here would be stale by the time the partition came back
-            await self.parser.forget()
+            try:
+                await self.parser.forget()
+            except ParseChildDied as e:
+                _exit_for(e)
             self.slices.forget()
             self.incidents.clear()
 
@@ -348,13 +351,7 @@ class Worker:
         try:
             got = await parsed
         except ParseChildDied as e:
-            # the records its parsers held went with it, and this batch was not parsed: exit now,
-            # as a kill -9 would, before any offset, mark or slice past them is stored (a graceful
-            # stop commits). The next worker to hold these partitions starts from the last commit
-            log.critical("%s; the worker exits without committing past it", e)
-            for h in logging.getLogger().handlers + log.handlers:
-                h.flush()
-            os._exit(70)
+            _exit_for(e)
         m = self.metrics
         m.raw.inc(got.raw)
         for sent in got.reached:
@@ -783,6 +780,16 @@ class Worker:
         if self.pipeline is not None:
             self.pipeline.close(drain_timeout=10.0)
         self.parser.close()
+
+
+def _exit_for(died: ParseChildDied) -> NoReturn:
+    """The parse process is gone, and the records its parsers held with it: exit now, as a kill -9
+    would, before any offset, mark or slice past them is stored (a graceful stop commits). The
+    next worker to hold these partitions starts from the last commit and the state stored with it."""
+    log.critical("%s; the worker exits without committing past it", died)
+    for h in logging.getLogger().handlers + log.handlers:
+        h.flush()
+    os._exit(70)
 
 
 async def _acked(msgs: list[Any]) -> None:
