@@ -174,8 +174,8 @@ class KafkaConfig(_Strict):
     # a worker killed without goodbye holds its partitions this long before the group moves them
     session_timeout_seconds: float = Field(default=30.0, ge=1.0, le=300.0)
     compression: Literal["gzip", "none"] = "gzip"
-    # parse in a child process: parsing is ~40% of a worker's CPU, and in one Python process it
-    # competes with detection for one core (measured in the closing note of issue 8)
+    # parse in a child process: parsing is about a third of a worker's CPU, and in one Python
+    # process it competes with detection for one core (measured in the closing note of issue 8)
     parse_process: bool = True
     web_port: int = Field(default=6066, ge=0, le=65535)  # worker /healthz and /metrics
     web_host: str = "0.0.0.0"

@@ -55,6 +55,7 @@ def test_parse_child_killed_stops_the_worker_and_nothing_is_lost(kafka_cfg: Kafk
         os.kill(child, signal.SIGKILL)
         wait_until(lambda: not w.alive(), 60, "the worker to stop after its parse process died")
         assert "parse process died" in w.output(), w.output()
+        assert w.proc.returncode == 70, w.output()  # os._exit: no graceful stop, no final commit
         w2 = WorkerProc(cfg)
         try:
             assert_alert_set(kafka_cfg, want, [w2])
