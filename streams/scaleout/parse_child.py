@@ -39,6 +39,7 @@ import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from auditwatch.config import Config
+from auditwatch.core import Core
 from auditwatch.model import SourceRef
 from auditwatch.streams.scaleout.gctune import tune_gc
 from auditwatch.streams.scaleout.parse import ParseStage
@@ -165,19 +166,19 @@ class ParseChildDied(RuntimeError):
 class Parser:
     """The parse stage as the worker drives it; ``child``: in a process of its own."""
 
-    def __init__(self, config: Config, partitions: int, *, child: bool) -> None:
+    def __init__(self, core: Core, partitions: int, *, child: bool) -> None:
+        """``core``: the worker's own; in this process the stage parses with it, and a child
+        builds its own from ``core.config``."""
         self._asked: set[FileKey] = set()  # files whose saved mark went along since the last forget
         self._pool: ProcessPoolExecutor | None = None
         if child:
             # spawn, not fork: the worker has threads (aiokafka's, the outbox's) by the time a
             # child would be forked again, and a forked lock held by one of them never opens
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_child_init, initargs=(config, partitions))
+                                             initializer=_child_init, initargs=(core.config, partitions))
             self._pool.submit(_child_ready).result()  # started and imported before the first batch
         else:
-            from auditwatch.core import Core
-
-            self._stage = ParseStage(Core(config))
+            self._stage = ParseStage(core)
             self._partitions = Partitions(partitions)
 
     def marks_for(self, values: Iterable[bytes], load: Any) -> dict[FileKey, list[Any] | None]:
@@ -238,8 +239,6 @@ _PARTITIONS: Partitions | None = None
 
 def _child_init(config: Config, partitions: int) -> None:
     global _STAGE, _PARTITIONS
-    from auditwatch.core import Core
-
     # Ctrl-C in a terminal reaches the whole process group: the worker decides when to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(os.getppid())

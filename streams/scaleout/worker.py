@@ -186,7 +186,7 @@ class Worker:
         self.core = Core(config)
         # parsing in a process of its own, on the other core (``parse_child``); the naive
         # baseline parses in this one, as a plain Faust agent would
-        self.parser = Parser(config, k.partitions, child=k.parse_process and not one_at_a_time)
+        self.parser = Parser(self.core, k.partitions, child=k.parse_process and not one_at_a_time)
         self.slices = SliceDetector(self.core)
         self.respond_enabled = respond
         self.one_at_a_time = one_at_a_time
@@ -569,14 +569,19 @@ class Worker:
                 continue  # the message due came later in this batch
             sought = self._seeking.get(tp)
             if sought is None or sought[0] != due:
-                self._seeking[tp] = [due, time.monotonic(), 0.0]
-                self.metrics.refetched.inc()
-                log.warning("%s: message %d did not come in this generation; fetching again from it", tp, due)
+                self._seek_back(tp, due, "message %d did not come in this generation")
             # again after every batch that shows the hole: a message fetched before the seek
             # moves Faust's read offset past it again, and Faust then drops the copies fetched
             # after the seek as already read
             await self._seek(tp)
         return out
+
+    def _seek_back(self, tp: Any, due: int, why: str) -> None:
+        """Start fetching ``tp`` again from ``due`` (``_seek`` does it, and ``_reseek`` again
+        until the message comes); ``why`` names the offset with %d."""
+        self._seeking[tp] = [due, time.monotonic(), 0.0]
+        self.metrics.refetched.inc()
+        log.warning("%s: " + why + "; fetching again from it", tp, due)
 
     async def _seek(self, tp: Any) -> None:
         sought = self._seeking.get(tp)
@@ -595,10 +600,8 @@ class Worker:
             if now - last >= 1.0:
                 await self._seek(tp)
         for tp, due in self._stalled(now):
-            self._seeking[tp] = [due, now, 0.0]
-            self.metrics.refetched.inc()
-            log.warning("%s: nothing from offset %d on reached an agent in %.0f s, and the broker has more; "
-                        "fetching again from it", tp, due, STALL_SECONDS)
+            self._seek_back(tp, due, f"nothing from offset %d on reached an agent in {STALL_SECONDS:.0f} s, "
+                                     "and the broker has more")
             await self._seek(tp)
 
     def _stalled(self, now: float) -> list[tuple[Any, int]]:
