@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,6 +171,7 @@ class Parser:
         builds its own from ``core.config``."""
         self._asked: set[FileKey] = set()  # files whose saved mark went along since the last forget
         self._pool: ProcessPoolExecutor | None = None
+        self._ping: Future[bool] | None = None  # ``check``'s last
         if child:
             # spawn, not fork: the worker has threads (aiokafka's, the outbox's) by the time a
             # child would be forked again, and a forked lock held by one of them never opens
@@ -180,6 +181,10 @@ class Parser:
         else:
             self._stage = ParseStage(core)
             self._partitions = Partitions(partitions)
+
+    @property
+    def in_child(self) -> bool:
+        return self._pool is not None
 
     def marks_for(self, values: Iterable[bytes], load: Any) -> dict[FileKey, list[Any] | None]:
         """The saved marks of the files in ``values`` not asked for since the last forget."""
@@ -209,6 +214,23 @@ class Parser:
             running = loop.create_future()
             running.set_exception(e)
         return asyncio.ensure_future(_child_result(running))
+
+    def check(self) -> None:
+        """Raise ``ParseChildDied`` once the child is found gone; call it every second or so.
+        A batch finds a dead child only when the worker next has one for it: a child killed
+        while the worker had parsed all there was went unnoticed, and the worker went on
+        detecting without a parser (seen in CI). So a ping waits in the child's queue: the
+        pool fails it the moment its process dies."""
+        if self._pool is None:
+            return
+        ping = self._ping
+        if ping is not None and ping.done() and not ping.cancelled() and isinstance(ping.exception(), BrokenProcessPool):
+            raise ParseChildDied(f"the parse process died: {ping.exception()}")
+        if ping is None or ping.done():
+            try:
+                self._ping = self._pool.submit(_child_ready)
+            except BrokenProcessPool as e:
+                raise ParseChildDied(f"the parse process died: {e}") from e
 
     async def forget(self) -> None:
         self._asked.clear()

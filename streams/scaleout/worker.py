@@ -288,6 +288,14 @@ class Worker:
         async def reseek() -> None:
             await self._reseek()
 
+        if self.parser.in_child:
+            @app.timer(interval=1.0)
+            async def parse_child_watch() -> None:
+                try:
+                    self.parser.check()
+                except ParseChildDied as e:
+                    _exit_for(e)
+
         if self.respond_enabled:
             @app.timer(interval=0.5)
             async def own_alerts() -> None:

@@ -76,3 +76,18 @@ def test_worker_killed_leaves_no_parse_process(kafka_cfg: KafkaConfig, tmp_path:
         wait_until(lambda: _gone(child), 10, f"parse process {child} to exit after its worker was killed")
     finally:
         w.stop()
+
+
+def test_parse_child_killed_while_the_worker_has_nothing_to_parse(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
+    """No batch will ever find the dead child: the worker's watch must (in CI, a child killed
+    after the parse stage had read everything left the worker detecting with no parser)."""
+    cfg = write_config(tmp_path, kafka_cfg, "w1")
+    w = WorkerProc(cfg)
+    try:
+        wait_until(lambda: w.assigned() > 0, 90, "the worker to hold partitions")
+        os.kill(_parse_child(w.proc.pid), signal.SIGKILL)
+        wait_until(lambda: not w.alive(), 30, "the idle worker to stop after its parse process died")
+        assert "parse process died" in w.output(), w.output()
+        assert w.proc.returncode == 70, w.output()
+    finally:
+        w.stop()
