@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -178,6 +179,7 @@ class Parser:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_child_init, initargs=(core.config, partitions))
             self._pool.submit(_child_ready).result()  # started and imported before the first batch
+            _widen_pipes(self._pool)
         else:
             self._stage = ParseStage(core)
             self._partitions = Partitions(partitions)
@@ -245,6 +247,23 @@ class Parser:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _widen_pipes(pool: ProcessPoolExecutor, want: int = 1 << 20) -> None:
+    """A parse batch is ~3.6 MB of raw chunks in and ~1.5 MB of events out; through Linux's
+    default 64 KB pipe that is ~80 hand-overs between a worker thread (which needs the GIL
+    for each, from a busy event loop) and the child. Pipes of 1 MB make it a few. Best effort:
+    the queues are the pool's own attributes, and the size is capped by fs.pipe-max-size."""
+    try:
+        import fcntl
+
+        cap = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        for q, end in (("_call_queue", "_writer"), ("_result_queue", "_reader")):
+            conn = getattr(getattr(pool, q, None), end, None)
+            if conn is not None:
+                fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), min(want, cap))
+    except (OSError, ValueError, ImportError):
+        pass
 
 
 async def _child_result(running: asyncio.Future[ParsedBatch]) -> ParsedBatch:
