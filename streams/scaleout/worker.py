@@ -53,11 +53,13 @@ from auditwatch.streams.scaleout.parse_child import (
 from auditwatch.streams.scaleout.slices import SliceDetector
 from auditwatch.streams.scaleout.topics import RAW_KINDS, raw_topic
 from auditwatch.streams.scaleout.wire import (
+    IdentityCache,
     alert_from_wire,
     alert_to_wire,
     decode_events,
     event_from_wire,
     event_to_wire,
+    identity_from_wire,
 )
 from auditwatch.streams.sources.base import DeadLetter
 
@@ -232,6 +234,7 @@ class Worker:
         # the events partition of an identity: the hash the shipper's and Faust's producers use
         # (Kafka's murmur2), so an identity's events and its slice meet on one worker
         self._partition_of = Partitions(k.partitions)
+        self._identities = IdentityCache()  # decoding events: an identity seen before is not built again
         # held by an agent while it works on a batch: a rebalance or a stop waits for the batch
         # in flight (Faust's own wait, ``stream_wait_empty``, can stall on a ``take`` buffer)
         self._busy = {stage: asyncio.Lock() for stage in ("parse", "detect", "respond")}
@@ -397,7 +400,7 @@ class Worker:
             try:
                 # the whole message decoded before any of it is used: a bad row dead-letters its
                 # message, never half of it, and never the batch
-                rows = [_checked_row(w) for w in decode_events(e.value)]
+                rows = [_checked_row(w, self._identities) for w in decode_events(e.value)]
             except (ValueError, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError) as err:
                 m.dead.labels("detect").inc()
                 sent_msgs.append(await self.dead_topic.send(key=b"events", value=orjson.dumps({
@@ -816,10 +819,10 @@ async def _acked(msgs: list[Any]) -> None:
         await asyncio.gather(*msgs)
 
 
-def _checked_row(w: Any) -> tuple[str, list[Any], tuple[Event, bool, float]]:
+def _checked_row(w: Any, identity: Any = identity_from_wire) -> tuple[str, list[Any], tuple[Event, bool, float]]:
     """(identity id, row, decoded event) of one events row, or ValueError/TypeError/IndexError:
     the parts detection and the slices rely on, checked before any of them is used."""
-    ev, late, sent = event_from_wire(w)
+    ev, late, sent = event_from_wire(w, identity)
     ident = w[8][0] if w[8] else ANONYMOUS
     if not isinstance(ident, str):
         raise TypeError(f"identity id is {type(ident).__name__}")
@@ -827,7 +830,7 @@ def _checked_row(w: Any) -> tuple[str, list[Any], tuple[Event, bool, float]]:
         raise TypeError("event time is not a number")
     origin = w[11]
     if not (isinstance(origin, list) and len(origin) == 4 and isinstance(origin[0], str)
-            and all(type(x) is int for x in origin[1:])):
+            and type(origin[1]) is int and type(origin[2]) is int and type(origin[3]) is int):
         raise ValueError(f"event origin {origin!r:.80} is not [file, offset, index, rank]")
     if ev.actor.session_id is not None and not isinstance(ev.actor.session_id, str):
         raise TypeError("session id is not a string")
