@@ -249,6 +249,10 @@ class Worker:
         self._seeking: dict[Any, list[Any]] = {}  # partition -> [offset sought back to, since, last seek]
         self._came: dict[Any, float] = {}  # partition -> when a message of it last reached an agent
         self._watched: tuple[int | None, float] = (None, 0.0)  # (generation, since) of the stall watch
+        # (generation, (topic, partition) -> the group's committed offset) read from the broker at
+        # assignment: what is due first in that generation (``_first_due``)
+        self._start: tuple[int | None, dict[tuple[str, int], int]] = (None, {})
+        self._admin: Any = None
         self._wire()
         if respond:
             # at start, not at the first alert: responses a killed worker left in its outbox
@@ -329,6 +333,7 @@ class Worker:
         @app.on_partitions_assigned.connect  # type: ignore[misc]
         async def on_assigned(app_: Any, assigned: Any, **kw: Any) -> None:
             self._hook_commit()
+            await self._read_committed()
             self._resume()
 
         if k.web_port > 0:
@@ -539,7 +544,6 @@ class Worker:
         generation — drops what is older (done already), and on a hole seeks back to the offset
         due and drops what follows until it comes. A dropped message is marked done without
         being acknowledged: its offset is not committed by it."""
-        consumer = self.app.consumer
         generation = self.app.consumer_generation_id
         if generation != self._generation:
             self._generation = generation
@@ -552,7 +556,7 @@ class Worker:
             tp = msg.tp
             due = self._next.get(tp)
             if due is None:
-                due = _committed(consumer, tp)
+                due = self._first_due(tp)
             if due is not None and msg.offset < due:
                 msg.acked = True  # Consumer.ack() skips a message already marked acked
                 continue
@@ -593,6 +597,41 @@ class Worker:
             # after the seek as already read
             await self._seek(tp)
         return out
+
+    def _first_due(self, tp: Any) -> int | None:
+        """The offset due first in this generation: the group's committed offset as read from the
+        broker at assignment (``_read_committed``), else as Faust knows it. Faust learns it only
+        once recovery has resumed the partitions and sought them (``perform_seek``), and a
+        message can reach an agent before that; with nothing known, that message — whatever its
+        offset — was taken as the start, and if Faust had dropped the ones before it (it
+        discards a fetch that straddles a generation change) they were skipped for good: the
+        rebalance bug of issue 8 (6-8 alerts missing in ~1 of 8 two-worker runs)."""
+        generation, start = self._start
+        if generation == self.app.consumer_generation_id:
+            off = start.get((tp.topic, tp.partition))
+            if off is not None:
+                return off
+        return _committed(self.app.consumer, tp)
+
+    async def _read_committed(self) -> None:
+        """Read the group's committed offsets from the broker (a rebalance: agents are paused)."""
+        generation = self.app.consumer_generation_id
+        try:
+            got = await asyncio.get_running_loop().run_in_executor(None, self._group_offsets)
+        except Exception as e:  # noqa: BLE001 (the broker answers later: Faust's own view, as before)
+            log.warning("could not read the group's committed offsets (%s: %s); relying on Faust's", type(e).__name__, e)
+            got = {}
+        self._start = (generation, got)
+
+    def _group_offsets(self) -> dict[tuple[str, int], int]:
+        from kafka.admin import KafkaAdminClient
+
+        if self._admin is None:
+            k = self.config.kafka
+            self._admin = KafkaAdminClient(bootstrap_servers=k.bootstrap, client_id=f"{k.app_id}-offsets",
+                                           request_timeout_ms=10_000, bootstrap_timeout_ms=10_000)
+        got = self._admin.list_consumer_group_offsets(self.config.kafka.app_id)
+        return {(tp.topic, tp.partition): om.offset for tp, om in got.items() if om.offset is not None and om.offset >= 0}
 
     def _seek_back(self, tp: Any, due: int, why: str) -> None:
         """Start fetching ``tp`` again from ``due`` (``_seek`` does it, and ``_reseek`` again
@@ -645,7 +684,7 @@ class Worker:
                 continue
             due = self._next.get(tp) if self._generation == generation else None
             if due is None:
-                due = _committed(c, tp)
+                due = self._first_due(tp)
             hw = c.highwater(tp)
             if due is not None and isinstance(hw, int) and hw > due:
                 out.append((tp, due))
@@ -801,6 +840,8 @@ class Worker:
         if self.pipeline is not None:
             self.pipeline.close(drain_timeout=10.0)
         self.parser.close()
+        if self._admin is not None:
+            self._admin.close()
 
 
 def _exit_for(died: ParseChildDied) -> NoReturn:
