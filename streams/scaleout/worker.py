@@ -630,7 +630,8 @@ class Worker:
             k = self.config.kafka
             self._admin = KafkaAdminClient(bootstrap_servers=k.bootstrap, client_id=f"{k.app_id}-offsets",
                                            request_timeout_ms=10_000, bootstrap_timeout_ms=10_000)
-        got = self._admin.list_consumer_group_offsets(self.config.kafka.app_id)
+        group = self.config.kafka.app_id
+        got = self._admin.list_group_offsets(group).get(group, {})  # kafka-python 3: {group: {tp: offset}}
         return {(tp.topic, tp.partition): om.offset for tp, om in got.items() if om.offset is not None and om.offset >= 0}
 
     def _seek_back(self, tp: Any, due: int, why: str) -> None:

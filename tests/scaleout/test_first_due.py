@@ -87,3 +87,29 @@ def test_a_broker_that_does_not_answer_leaves_faust_s_view(tmp_path: Path) -> No
     w._group_offsets = down  # type: ignore[method-assign]
     asyncio.run(w._read_committed())
     assert w._first_due(tp) == 12
+
+
+def test_committed_offsets_are_read_from_a_real_broker(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
+    """The read itself, against the test broker: a group's commits, as a worker would find them."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    from auditwatch.streams.scaleout.topics import create_topics
+
+    create_topics(kafka_cfg)
+    w = Worker(Config(store=":memory:", kafka=kafka_cfg.model_copy(update={
+        "web_port": 0, "parse_process": False, "data_dir": str(tmp_path / "data")})), respond=False)
+    events = w.events_topic.get_topic_name()
+    prod = KafkaProducer(bootstrap_servers=kafka_cfg.bootstrap)
+    for i in range(5):
+        prod.send(events, value=b"x%d" % i, partition=1)
+    prod.flush()
+    prod.close()
+    c = KafkaConsumer(bootstrap_servers=kafka_cfg.bootstrap, group_id=kafka_cfg.app_id, enable_auto_commit=False)
+    c.assign([TopicPartition(events, 1)])
+    c.commit({TopicPartition(events, 1): OffsetAndMetadata(3, "", -1)})
+    c.close()
+    try:
+        assert w._group_offsets() == {(events, 1): 3}
+    finally:
+        w.close()
