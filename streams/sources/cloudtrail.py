@@ -70,10 +70,10 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
     if is_insight(rec):
         return _insight(rec, t, ref, ctx)
     ui = rec.get("userIdentity") or {}
-    if not isinstance(ui, Mapping):
+    if not isinstance(ui, dict):
         raise ParseError("userIdentity is not an object")
     sc = ui.get("sessionContext") or {}
-    issuer = sc.get("sessionIssuer") or {} if isinstance(sc, Mapping) else {}
+    issuer = sc.get("sessionIssuer") or {} if isinstance(sc, dict) else {}
     arn = str(ui.get("arn") or "")
     utype = str(ui.get("type") or "")
     invoked_by = str(ui.get("invokedBy") or "")
@@ -84,10 +84,10 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
     elif utype == "FederatedUser" and "/" in arn:
         session_name = arn.rsplit("/", 1)[-1]
     chain: tuple[str, ...] = ()
-    if isinstance(issuer, Mapping) and issuer.get("arn"):
+    if isinstance(issuer, dict) and issuer.get("arn"):
         chain = (str(issuer["arn"]),)
     src_identity = ""
-    if isinstance(sc, Mapping):
+    if isinstance(sc, dict):
         src_identity = str(sc.get("sourceIdentity") or "")
     actor = Actor(
         principal=principal,
@@ -105,11 +105,11 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
     if tags:
         actor.tags.update(tags)
     params_ = rec.get("requestParameters")
-    if isinstance(params_, Mapping) and str(rec.get("eventName", "")).startswith(("AssumeRole", "GetFederationToken")):
+    if isinstance(params_, dict) and str(rec.get("eventName", "")).startswith(("AssumeRole", "GetFederationToken")):
         # the caller declares who it is for the session it asks for (session tags,
         # SourceIdentity): the same declaration speaks for this call
         for tag in params_.get("tags") or []:
-            if isinstance(tag, Mapping) and str(tag.get("key", "")).lower() in ("agent", "on-behalf-of"):
+            if isinstance(tag, dict) and str(tag.get("key", "")).lower() in ("agent", "on-behalf-of"):
                 actor.tags.setdefault(str(tag["key"]).lower(), str(tag.get("value", "")))
         if params_.get("sourceIdentity") and not actor.source_identity:
             actor.source_identity = str(params_["sourceIdentity"])
@@ -118,7 +118,7 @@ def normalise(rec: Any, ref: SourceRef, ctx: ParseContext) -> Event:
             actor.role_chain = (str(params_["roleArn"]),)
     name = str(rec.get("eventName"))
     params = rec.get("requestParameters")
-    cats, rtype, rname = cloudtrail_categories(name, params if isinstance(params, Mapping) else None)
+    cats, rtype, rname = cloudtrail_categories(name, params if isinstance(params, dict) else None)
     err = rec.get("errorCode")
     outcome = "failure" if err else "success"
     error = ""
@@ -178,14 +178,14 @@ def _insight(rec: Mapping[str, Any], t: float, ref: SourceRef, ctx: ParseContext
 
 def _on_behalf_of(ui: Mapping[str, Any]) -> dict[str, str]:
     obo = ui.get("onBehalfOf")
-    if isinstance(obo, Mapping) and obo.get("userId"):
+    if isinstance(obo, dict) and obo.get("userId"):
         return {"on-behalf-of": str(obo.get("userId"))}
     return {}
 
 
 def _first_resource(rec: Mapping[str, Any]) -> str:
     res = rec.get("resources")
-    if isinstance(res, list) and res and isinstance(res[0], Mapping):
+    if isinstance(res, list) and res and isinstance(res[0], dict):
         return str(res[0].get("ARN") or res[0].get("arn") or "")
     return ""
 
@@ -199,7 +199,7 @@ _SUMMARY_KEYS = (
 
 def _summary(name: str, params: Any) -> str:
     """A short, literal-free-enough description of the call for humans."""
-    if not isinstance(params, Mapping):
+    if not isinstance(params, dict):
         return name
     bits = [f"{k}={params[k]}" for k in _SUMMARY_KEYS if k in params and params[k] not in (None, "")]
     return f"{name}({', '.join(bits)})" if bits else name
