@@ -200,6 +200,12 @@ class Store:
         c.row_factory = None
         return rows
 
+    def pending_revocations(self, incident_id: str) -> int:
+        """An incident's revocations not yet acknowledged by their receiver, nor given up on."""
+        r = self.conn().execute("SELECT COUNT(*) FROM outbox WHERE incident_id=?"
+                                " AND status='pending' AND idempotency_key LIKE 'revoke-%'", (incident_id,)).fetchone()
+        return int(r[0])
+
     def pending_count(self) -> int:
         r = self.conn().execute("SELECT COUNT(*) FROM outbox WHERE status='pending'").fetchone()
         return int(r[0])

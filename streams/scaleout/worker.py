@@ -73,6 +73,9 @@ HOLE_GIVE_UP_SECONDS = 30.0
 # a partition the broker has more of, whose agent is idle, and from which nothing has come for this
 # long: its messages were dropped before they reached the agent; fetch again from the offset due
 STALL_SECONDS = 5.0
+# how long the respond agent waits for the revocations a batch queued to be acknowledged before it
+# records the batch's alerts as answered (``_revocations_sent``); a healthy receiver takes milliseconds
+REVOKE_WAIT_SECONDS = 5.0
 # parse batches handed to the child and not yet sent, besides the newest: with one, the child
 # sat idle between batches while the worker's threads (GIL-bound, on a busy core) moved the next
 # batch into its pipe — 4.2 s idle in a 15 s bench run; with two, 2.1-3.1 s
@@ -274,27 +277,39 @@ class Worker:
         @app.agent(self.raw_topics, name="parse")
         async def parse(stream: Any) -> None:
             async for batch in batches(stream):
-                async with self._busy["parse"]:
-                    batch = await self._in_order(batch)
-                    if batch:
-                        await self.parse_batch(batch)
+                try:
+                    async with self._busy["parse"]:
+                        batch = await self._in_order(batch)
+                        if batch:
+                            await self.parse_batch(batch)
+                except BaseException:
+                    _never_done(batch)
+                    raise
 
         @app.agent(self.events_topic, name="detect")
         async def detect(stream: Any) -> None:
             async for batch in batches(stream):
-                async with self._busy["detect"]:
-                    batch = await self._in_order(batch)
-                    if batch:
-                        await self.detect_batch(batch)
+                try:
+                    async with self._busy["detect"]:
+                        batch = await self._in_order(batch)
+                        if batch:
+                            await self.detect_batch(batch)
+                except BaseException:
+                    _never_done(batch)
+                    raise
 
         if self.respond_enabled:
             @app.agent(self.alerts_topic, name="respond")
             async def respond(stream: Any) -> None:
                 async for batch in batches(stream):
-                    async with self._busy["respond"]:
-                        batch = await self._in_order(batch)
-                        if batch:
-                            await self.respond_batch(batch)
+                    try:
+                        async with self._busy["respond"]:
+                            batch = await self._in_order(batch)
+                            if batch:
+                                await self.respond_batch(batch)
+                    except BaseException:
+                        _never_done(batch)
+                        raise
 
         @app.timer(interval=1.0)
         async def reseek() -> None:
@@ -750,7 +765,14 @@ class Worker:
                 return
 
     async def respond_batch(self, batch: list[Any]) -> None:
+        """Answer a batch of alerts: every revocation and page is queued at once, then the
+        revocations queued are waited for (``_revocations_sent``), and only then is each alert
+        recorded as answered (the ``responded`` table, the responses topic)."""
         pipe = self._pipeline()
+        recs: dict[bytes, dict[str, Any]] = {}  # identity key -> its answered-record as this batch leaves it
+        changed: set[bytes] = set()
+        said: list[tuple[bytes, bytes]] = []  # responses messages, sent once the records are
+        revoking: list[str] = []
         for e in batch:
             key = e.key if isinstance(e.key, bytes) else str(e.key).encode()
             try:
@@ -763,8 +785,10 @@ class Worker:
                     "reason": f"undecodable alert message: {err}", "source": {"type": "kafka", "name":
                     f"{e.message.topic}[{e.message.partition}]@{e.message.offset}"}}))
                 continue
-            stored = self.responded.get(key)
-            rec: dict[str, Any] = orjson.loads(stored) if stored else {}
+            rec = recs.get(key)
+            if rec is None:
+                stored = self.responded.get(key)
+                rec = recs[key] = orjson.loads(stored) if stored else {}
             iid = alert.incident_id
             done = rec.get(iid)
             count = int(inc_d.get("count") or 0)
@@ -774,21 +798,51 @@ class Worker:
             inc = self._incident(alert, inc_d, done)
             d = Decision(alerts=[alert], incidents=[(inc, bool(inc_d.get("created")) and done is None)])
             trigger: Event = alert.evidence[-1] if alert.evidence else _no_event(alert)
+            revoked_before = inc.revoked
             self._responding.add(alert.alert_id)
             try:
                 pipe.respond(d, trigger)
             finally:
                 self._responding.discard(alert.alert_id)
+            if inc.revoked and not revoked_before:
+                revoking.append(iid)
             rec[iid] = {"done": count, "revoked": inc.revoked, "paged": inc.paged, "t": alert.time}
             if len(rec) > 64:  # keep the latest incidents of this identity
                 for old in sorted(rec, key=lambda i: rec[i].get("t", 0))[:-64]:
                     del rec[old]
-            await self._put(self.responded, key, orjson.dumps(rec), self._partition_of(key.decode()))
+            changed.add(key)
             self.metrics.responded.labels("revoked" if inc.revoked else "answered").inc()
-            await self.responses_topic.send(key=iid.encode(), value=orjson.dumps({
+            said.append((iid.encode(), orjson.dumps({
                 "incident_id": iid, "alert_id": alert.alert_id, "rule_id": alert.rule_id,
                 "identity": alert.identity.brief(), "revoked": inc.revoked, "paged": inc.paged,
-                "response": alert.response, "at": time.time()}))
+                "response": alert.response, "at": time.time()})))
+        if revoking:
+            await self._revocations_sent(pipe, revoking)
+        for key in changed:
+            await self._put(self.responded, key, orjson.dumps(recs[key]), self._partition_of(key.decode()))
+        for k, v in said:
+            await self.responses_topic.send(key=k, value=v)
+
+    async def _revocations_sent(self, pipe: Any, incidents: list[str]) -> None:
+        """Wait until the revocations a batch queued are acknowledged (or given up on), at most
+        ``REVOKE_WAIT_SECONDS``, before its alerts are recorded as answered. The outbox is this
+        worker's own file: a worker killed between queueing and delivery, and never started
+        again, took the revocation with it while the record told the next owner "answered"
+        (seen: one revocation missing in a two-worker kill -9 run). Unrecorded, the alerts are
+        answered again by whoever holds the partition next, and the receiver de-duplicates on
+        the webhook-id. A receiver that is down holds the agent this long once per batch; after
+        it, those revocations are retried from this worker's outbox only (a warning says so)."""
+        deadline = time.monotonic() + REVOKE_WAIT_SECONDS
+        waiting = list(incidents)
+        while waiting:
+            waiting = [i for i in waiting if pipe.store.pending_revocations(i)]
+            if not waiting:
+                return
+            if time.monotonic() >= deadline:
+                log.warning("revocations of %s not acknowledged within %.0f s; they are retried from this "
+                            "worker's outbox (%s) only", ", ".join(waiting), REVOKE_WAIT_SECONDS, pipe.store.uri)
+                return
+            await asyncio.sleep(0.005)
 
     def _incident(self, alert: Alert, inc_d: dict[str, Any], done: dict[str, Any] | None) -> Incident:
         iid = alert.incident_id
@@ -843,6 +897,17 @@ class Worker:
         self.parser.close()
         if self._admin is not None:
             self._admin.close()
+
+
+def _never_done(batch: list[Any]) -> None:
+    """A batch an agent did not finish — cancelled at a stop while it waited for its lock (the
+    stop holds it), or raised — must not count as done: Faust's ``take`` acknowledges every
+    message of the batch it handed out when the agent lets go of it, however it let go, and the
+    stop's final commit then went past messages no agent had processed (the two-worker SIGTERM
+    runs that lost alerts). A message already marked acked is skipped by ``Consumer.ack``, so
+    its offset is never committed; whoever holds the partition next starts before it."""
+    for e in batch:
+        e.message.acked = True
 
 
 def _exit_for(died: ParseChildDied) -> NoReturn:

@@ -322,6 +322,38 @@ def test_sigterm_while_receiver_down_then_restart_delivers_from_the_outbox(kafka
         w2.stop()
 
 
+def test_worker_killed_before_its_revocation_was_acknowledged_and_never_back(kafka_cfg: KafkaConfig,
+                                                                             tmp_path: Path) -> None:
+    """A revocation queued in a worker's outbox but not yet acknowledged, and the worker killed
+    for good (its machine gone, its outbox with it): the alert must not be on record as
+    answered, so the worker that takes the partitions over revokes again. Seen in the two-worker
+    kill -9 test before the fix: the record said "revoked", the revocation never arrived."""
+    files = _demo_files(tmp_path)
+    ref = replay(files)
+    want_rev = _revoked(ref)
+    assert want_rev
+    with WebhookReceiver(SECRET) as rx:
+        rx.state.fail_next = 10**9  # down (503) until the first worker is gone
+        cfg_a = write_config(tmp_path, kafka_cfg, "wa", webhook_url=rx.url, webhook=PATIENT)
+        ship_once(cfg_a, files)
+        a = WorkerProc(cfg_a)
+        try:
+            wait_until(lambda: rx.state.requests > 0, 90, "the first revocation attempt")
+            a.kill9()
+        finally:
+            a.stop()
+        answered = {f"revoke-{r['incident_id']}" for r in read_topic(kafka_cfg, "responses", kafka_cfg.partitions)
+                    if r["revoked"]}
+        assert not answered & want_rev, f"recorded as revoked, never acknowledged: {sorted(answered & want_rev)}"
+        rx.state.fail_next = 0
+        b = WorkerProc(write_config(tmp_path, kafka_cfg, "wb", webhook_url=rx.url, webhook=PATIENT))
+        try:
+            _wait_revocations(rx, ref, kafka_cfg)
+            assert {r.webhook_id for r in rx.state.accepted} == want_rev
+        finally:
+            b.stop()
+
+
 def test_revocation_never_delivered_is_an_alert_on_the_alerts_topic(kafka_cfg: KafkaConfig, tmp_path: Path) -> None:
     """The receiver never comes back and the budget runs out: the embedded pipeline raises
     "responder-delivery-failed"; a worker must put it where the SOC looks (the alerts topic),
