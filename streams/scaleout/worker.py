@@ -632,8 +632,8 @@ class Worker:
         once recovery has resumed the partitions and sought them (``perform_seek``), and a
         message can reach an agent before that; with nothing known, that message — whatever its
         offset — was taken as the start, and if Faust had dropped the ones before it (it
-        discards a fetch that straddles a generation change) they were skipped for good: the
-        rebalance bug of issue 8 (6-8 alerts missing in ~1 of 8 two-worker runs)."""
+        discards a fetch that straddles a generation change) they were skipped for good. (Issue
+        8's rebalance bug turned out to be the commits, see ``_done``; this closes another way.)"""
         generation, start = self._start
         if generation == self.app.consumer_generation_id:
             off = start.get((tp.topic, tp.partition))
