@@ -244,8 +244,9 @@ class Worker:
         self._paused = False
         self._unacked: list[Any] = []  # sends of batches since the last commit
         self._dirty_slices: dict[str, tuple[Any, int]] = {}  # identity -> (slice, partition), not yet stored
-        self._parse_tail: asyncio.Future[None] | None = None  # the last parse batch's sending
-        self._parse_sends: deque[asyncio.Future[None]] = deque()  # sendings not awaited yet, oldest first
+        # parse batches' sendings not yet awaited, oldest first; the newest is always here (each
+        # waits for the one before it, so it stands for all of them) until a state flush
+        self._parse_sends: deque[asyncio.Future[None]] = deque()
         self._marks: dict[tuple[str, str], Any] = {}  # (stream, file id) -> parse mark (None: forget), not yet stored
         self._generation: int | None = None
         self._next: dict[Any, int] = {}  # partition -> next offset due to an agent
@@ -369,9 +370,8 @@ class Worker:
         t_start = time.time()
         values = [(e.value, f"{e.message.topic}[{e.message.partition}]@{e.message.offset}") for e in batch]
         parsed = self.parser.submit(values, self.parser.marks_for((v for v, _ in values), self._load_progress))
-        before = self._parse_tail
-        self._parse_tail = asyncio.ensure_future(self._send_parsed(before, parsed, t_start))
-        self._parse_sends.append(self._parse_tail)
+        before = self._parse_sends[-1] if self._parse_sends else None
+        self._parse_sends.append(asyncio.ensure_future(self._send_parsed(before, parsed, t_start)))
         while len(self._parse_sends) > PARSE_AHEAD:
             await self._parse_sends.popleft()
 
@@ -495,8 +495,8 @@ class Worker:
         touched ~150 identities; their writes were most of its time). A crash in between loses
         nothing: the offsets were not committed either, and the batches are done again."""
         # a parse batch the agent has let go of is not sent yet: its messages go first
-        tail, self._parse_tail = self._parse_tail, None
-        self._parse_sends.clear()  # each sending waits for the one before it: the last is all of them
+        tail = self._parse_sends[-1] if self._parse_sends else None
+        self._parse_sends.clear()
         if tail is not None:
             await tail
         pending, self._unacked = self._unacked, []
@@ -704,7 +704,7 @@ class Worker:
             return []
         idle = {self.events_topic.get_topic_name(): not self._busy["detect"].locked(),
                 self.alerts_topic.get_topic_name(): not self._busy["respond"].locked()}
-        parse_idle = not self._busy["parse"].locked() and (self._parse_tail is None or self._parse_tail.done())
+        parse_idle = not self._busy["parse"].locked() and (not self._parse_sends or self._parse_sends[-1].done())
         out = []
         for tp in c.assignment():
             if tp in self._seeking or now - max(self._came.get(tp, 0.0), self._watched[1]) < STALL_SECONDS:
